@@ -1,0 +1,3 @@
+from aerec.cli import main
+
+main()

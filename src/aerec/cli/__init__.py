@@ -1,0 +1,39 @@
+"""The ``aerec`` command: a thin layer that parses options and calls one library function."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from aerec.errors import AerecError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="aerec")
+def cli() -> None:
+    """Autoencoder collaborative filtering on explicit ratings."""
+
+
+def _register() -> None:
+    from aerec.cli import data as data_cmds
+
+    cli.add_command(data_cmds.data)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit status 2."""
+    _register()
+    try:
+        cli.main(args=argv, prog_name="aerec", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except AerecError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,21 @@
+"""Errors a user can cause and fix.
+
+The CLI prints any :class:`AerecError` as one line (``error: ...``) and exits non-zero;
+anything else is a bug and keeps its traceback.
+"""
+
+
+class AerecError(Exception):
+    """An error caused by input or options the user can fix; the message says how."""
+
+
+class DataError(AerecError):
+    """Malformed, missing or unverifiable data files."""
+
+
+class ConfigError(AerecError):
+    """An invalid option or configuration value."""
+
+
+class CheckpointError(AerecError):
+    """A missing, corrupt or foreign run folder or checkpoint."""
