@@ -1,0 +1,88 @@
+"""Typed, frozen configs that round-trip through plain dicts and TOML exactly."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tomli_w
+
+from aerec.errors import ConfigError
+
+C = TypeVar("C")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A TOML-friendly dict: tuples become lists, None values are left out."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if value is None:
+            continue
+        if dataclasses.is_dataclass(value):
+            value = to_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
+
+
+def from_dict(cls: type[C], values: dict[str, Any], where: str = "config") -> C:
+    """Build ``cls`` from a dict; unknown keys and wrong types are one-line ConfigErrors."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} in {where}; valid keys: {', '.join(sorted(names))}"
+        )
+    kwargs = {}
+    for key, value in values.items():
+        hint = hints[key]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = from_dict(hint, value, f"{where}.{key}")
+        elif isinstance(value, list):
+            value = tuple(value)
+        _check_type(key, value, hint, where)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def _check_type(key: str, value: Any, hint: Any, where: str) -> None:
+    allowed = (
+        typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, _UnionType) else (hint,)
+    )
+    for t in allowed:
+        origin = typing.get_origin(t) or t
+        if t is type(None) and value is None:
+            return
+        if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return
+        if origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return
+        if origin in (str, bool, tuple) and isinstance(value, origin):
+            return
+        if dataclasses.is_dataclass(origin) and isinstance(value, origin):
+            return
+    raise ConfigError(f"{where}.{key} = {value!r} has the wrong type; expected {hint}")
+
+
+_UnionType = type(int | None)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def dumps_toml(values: dict[str, Any]) -> str:
+    return tomli_w.dumps(values)

@@ -1,0 +1,95 @@
+"""The autoencoder every model family builds: AutoRec is the one-hidden-layer case.
+
+``sizes = [n_inputs, *layers, n_inputs]``; the layer that outputs ``layers[len(layers) // 2]``
+is the latent code (dropout goes after it); later layers are the decoder. Side information is
+concatenated to the first layer's input, or to every layer's input.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aerec.models.activations import activation, dropout
+from aerec.models.config import Architecture
+
+
+class AutoEncoder(nn.Module):
+    """Rows of ratings (batch x n_inputs) in, reconstructed rows out."""
+
+    def __init__(
+        self,
+        n_inputs: int,
+        arch: Architecture,
+        n_side: int = 0,
+        side_every_layer: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        sizes = [n_inputs, *arch.layers, n_inputs]
+        n_layers = len(sizes) - 1
+        self.code_layer = len(arch.layers) // 2
+        self.code_dropout = arch.dropout
+        self.n_side = n_side
+        self.side_every_layer = side_every_layer
+        self.tied = arch.tied
+        self.l2 = [
+            arch.l2_encoder if j <= self.code_layer else arch.l2_decoder for j in range(n_layers)
+        ]
+        self.layers = nn.ModuleList()
+        for j in range(n_layers):
+            in_dim = sizes[j] + (n_side if j == 0 or side_every_layer else 0)
+            if self.tied and j > self.code_layer:
+                self.layers.append(_TiedLinear(sizes[j + 1]))
+            else:
+                self.layers.append(nn.Linear(in_dim, sizes[j + 1]))
+        self.activations = nn.ModuleList(
+            activation(arch.activation if j < n_layers - 1 else arch.last_activation)
+            for j in range(n_layers)
+        )
+        for layer in self.layers:
+            if isinstance(layer, nn.Linear):  # Keras' defaults: glorot uniform, zero bias
+                nn.init.xavier_uniform_(layer.weight, generator=generator)
+                nn.init.zeros_(layer.bias)
+
+    def weight(self, j: int) -> torch.Tensor:
+        """Layer ``j``'s weight (out x in); a tied decoder layer uses its mirror transposed."""
+        layer = self.layers[j]
+        if not isinstance(layer, _TiedLinear):
+            return layer.weight
+        mirror = len(self.layers) - 1 - j
+        w = self.layers[mirror].weight.t()
+        n_side = self.n_side if mirror == 0 else 0  # side columns are not reconstructed
+        return w[: w.shape[0] - n_side]
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        side: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        h = x
+        for j, (layer, act) in enumerate(zip(self.layers, self.activations, strict=True)):
+            if side is not None and (j == 0 or self.side_every_layer):
+                h = torch.cat([h, side], dim=1)
+            h = act(F.linear(h, self.weight(j), layer.bias))
+            if j == self.code_layer and self.training:
+                h = dropout(h, self.code_dropout, generator)
+        return h
+
+    def l2_penalty(self) -> torch.Tensor:
+        """Keras' kernel regulariser: sum over layers of ``l2 * sum(W**2)`` (tied counted once)."""
+        total = torch.zeros((), device=self.layers[0].bias.device)
+        for j, layer in enumerate(self.layers):
+            if isinstance(layer, nn.Linear) and self.l2[j] > 0:
+                total = total + self.l2[j] * layer.weight.square().sum()
+        return total
+
+
+class _TiedLinear(nn.Module):
+    """A decoder layer that owns only its bias; its weight is the mirrored encoder weight."""
+
+    def __init__(self, out_features: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(out_features))

@@ -1,0 +1,68 @@
+"""Dense mini-batches of rows, built on the device from a sparse matrix.
+
+The full matrix stays sparse (indptr / indices / values tensors, resident on the device);
+each batch of rows is densified on its own: the fill of unobserved cells is the outer sum
+of a per-row and a per-column vector (see :meth:`RatingMatrix.fill_vectors`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from aerec.data.matrix import InputFill, RatingMatrix
+
+
+class RowBatcher:
+    """Rows of a :class:`RatingMatrix` as dense (inputs, targets, mask) tensors."""
+
+    def __init__(
+        self,
+        matrix: RatingMatrix,
+        device: torch.device | str = "cpu",
+        fill: InputFill | None = None,
+        side: np.ndarray | None = None,
+    ) -> None:
+        csr = matrix.csr
+        self.device = torch.device(device)
+        self.based = matrix.based
+        self.n_rows, self.n_cols = matrix.shape
+        self.indptr = torch.as_tensor(csr.indptr, dtype=torch.int64, device=self.device)
+        self.indices = torch.as_tensor(csr.indices, dtype=torch.int64, device=self.device)
+        self.values = torch.as_tensor(csr.data, dtype=torch.float32, device=self.device)
+        row, col = matrix.fill_vectors(fill or InputFill())
+        self.fill_row = torch.as_tensor(row, device=self.device)
+        self.fill_col = torch.as_tensor(col, device=self.device)
+        self.side = None if side is None else torch.as_tensor(side, device=self.device)
+
+    def row_counts(self) -> torch.Tensor:
+        return self.indptr[1:] - self.indptr[:-1]
+
+    def observed(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(position in batch, column, rating) of every observed cell of ``rows``."""
+        starts = self.indptr[rows]
+        counts = self.indptr[rows + 1] - starts
+        pos = torch.repeat_interleave(torch.arange(len(rows), device=self.device), counts)
+        first = torch.cumsum(counts, 0) - counts
+        offsets = torch.arange(len(pos), device=self.device) - first[pos]
+        cells = starts[pos] + offsets
+        return pos, self.indices[cells], self.values[cells]
+
+    def inputs(self, rows: torch.Tensor) -> torch.Tensor:
+        """Dense input rows: observed ratings, the fill elsewhere."""
+        pos, cols, vals = self.observed(rows)
+        x = self.fill_row[rows, None] + self.fill_col[None, :]
+        x[pos, cols] = vals
+        return x
+
+    def targets(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dense (ratings, mask) of ``rows``: zero and unmasked where unobserved."""
+        pos, cols, vals = self.observed(rows)
+        target = torch.zeros(len(rows), self.n_cols, device=self.device)
+        mask = torch.zeros_like(target)
+        target[pos, cols] = vals
+        mask[pos, cols] = 1.0
+        return target, mask
+
+    def side_of(self, rows: torch.Tensor) -> torch.Tensor | None:
+        return None if self.side is None else self.side[rows]

@@ -1,0 +1,47 @@
+"""Input corruption for denoising autoencoders, applied per batch during training only.
+
+- ``gaussian``: add ``level * N(0, 1)`` to every input cell (the notebook's factor 0.4; the
+  notebook drew the noise once for the whole run, we draw it per batch).
+- ``dropout``: drop every input cell with probability ``level`` and scale the rest by
+  1 / (1 - level) (the notebook's ``Dropout`` layer on the input).
+- ``maskout``: hide a fraction ``level`` of each row's observed ratings (they take the fill
+  value) and train to reconstruct all of them (CDAE, Wu et al. 2016).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from aerec.errors import ConfigError
+from aerec.models.activations import dropout
+
+NOISES = ("none", "gaussian", "dropout", "maskout")
+
+
+def check_noise(kind: str, level: float) -> None:
+    if kind not in NOISES:
+        raise ConfigError(f"unknown noise {kind!r}; choose one of {', '.join(NOISES)}")
+    if kind in ("dropout", "maskout") and not 0.0 <= level < 1.0:
+        raise ConfigError(f"{kind} noise level must be in [0, 1), got {level}")
+    if kind == "gaussian" and level < 0:
+        raise ConfigError(f"gaussian noise level must be >= 0, got {level}")
+
+
+def corrupt(
+    x: torch.Tensor,
+    mask: torch.Tensor,
+    fill: torch.Tensor,
+    kind: str,
+    level: float,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """Corrupted copy of the dense input ``x``; ``mask`` marks observed cells, ``fill`` holds
+    what an unobserved cell would contain."""
+    if kind == "none" or level == 0.0:
+        return x
+    if kind == "gaussian":
+        return x + level * torch.randn(x.shape, generator=generator, device=x.device)
+    if kind == "dropout":
+        return dropout(x, level, generator)
+    hide = torch.empty_like(x).bernoulli_(level, generator=generator) * mask
+    return torch.where(hide.bool(), fill, x)

@@ -1,0 +1,225 @@
+"""One trainer for every model and variant: a loop you can read top to bottom.
+
+Each epoch: shuffle the rows that have training ratings, take Adam steps on the masked loss
+plus the L2 penalty (with optional input corruption and dense re-feeding), then score the
+validation ratings. Early stopping restores the best epoch; a checkpoint after every epoch
+lets an interrupted run resume and end exactly as an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from aerec.models.autoencoder import AutoEncoder
+from aerec.training import checkpoint as ckpt
+from aerec.training.batches import RowBatcher
+from aerec.training.config import RunOptions, TrainConfig
+from aerec.training.corruption import corrupt
+from aerec.training.losses import masked_mse, masked_se
+from aerec.training.predict import Predictor
+
+
+@dataclass
+class TrainState:
+    """Everything a resumed run needs besides the model and optimizer."""
+
+    epoch: int = 0
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_rmse: float = math.inf
+    best_weights: dict[str, torch.Tensor] | None = None
+    bad_epochs: int = 0
+    stopped: str = ""
+
+
+def epoch_generators(seed: int, epoch: int, device: torch.device):
+    """Numpy and torch generators for one epoch, derived from the run seed alone."""
+    state = np.random.SeedSequence([seed, epoch]).generate_state(2)
+    torch_gen = torch.Generator(device=device)
+    torch_gen.manual_seed(int(state[1]))
+    return np.random.default_rng(int(state[0])), torch_gen
+
+
+class Trainer:
+    """Trains ``model`` on the rows of ``train``; scores ``val`` (same row/column layout)."""
+
+    def __init__(
+        self,
+        model: AutoEncoder,
+        train: RowBatcher,
+        val: RowBatcher | None,
+        config: TrainConfig,
+        options: RunOptions,
+        scale: tuple[float, float],
+        checkpoint_dir: str | Path | None = None,
+    ) -> None:
+        self.model, self.train, self.val = model, train, val
+        self.config, self.options, self.scale = config, options, scale
+        self.predictor = Predictor(model, train, config.eval_batch_size)
+        self.optimizer = torch.optim.Adam(
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+        )
+        self.scheduler = _scheduler(self.optimizer, config)
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.rows = torch.nonzero(train.row_counts() > 0).squeeze(1)
+        self.state = TrainState()
+
+    def fit(self, resume: bool = False) -> TrainState:
+        """Run epochs until ``epochs``, early stopping or divergence; restore the best."""
+        if resume and self.checkpoint_dir and ckpt.exists(self.checkpoint_dir):
+            self.state = ckpt.load(self.checkpoint_dir, self.model, self.optimizer, self.scheduler)
+        bar = tqdm(
+            total=self.config.epochs,
+            initial=self.state.epoch,
+            unit="epoch",
+            disable=not self.options.progress,
+            leave=False,
+        )
+        while self.state.epoch < self.config.epochs and not self.state.stopped:
+            self._one_epoch(self.state.epoch + 1)
+            bar.update(1)
+            bar.set_postfix(
+                {
+                    k: f"{v:.4f}"
+                    for k, v in self.state.history[-1].items()
+                    if k in ("train_rmse", "val_rmse")
+                }
+            )
+            if self.checkpoint_dir:
+                ckpt.save(
+                    self.checkpoint_dir, self.model, self.optimizer, self.scheduler, self.state
+                )
+        bar.close()
+        if self.state.best_weights is not None:
+            self.model.load_state_dict(self.state.best_weights)
+        return self.state
+
+    def _one_epoch(self, epoch: int) -> None:
+        start = time.perf_counter()
+        record = {"epoch": epoch, **self.train_epoch(epoch)}
+        if not math.isfinite(record["train_loss"]):
+            self.state.stopped = (
+                f"diverged at epoch {epoch} (train loss {record['train_loss']})"
+                f"; kept the best epoch {self.state.best_epoch}"
+            )
+            self.state.epoch = epoch
+            return
+        if self.val is not None:
+            record |= {f"val_{k}": v for k, v in self.evaluate(self.val).items()}
+        record["seconds"] = time.perf_counter() - start
+        record["lr"] = self.optimizer.param_groups[0]["lr"]
+        self.state.history.append(record)
+        self.state.epoch = epoch
+        self._track_best(record)
+
+    def _track_best(self, record: dict) -> None:
+        state = self.state
+        score = record.get("val_rmse", record["train_rmse"])
+        if score < state.best_val_rmse:
+            state.best_val_rmse, state.best_epoch, state.bad_epochs = score, record["epoch"], 0
+            state.best_weights = copy.deepcopy(self.model.state_dict())
+        else:
+            state.bad_epochs += 1
+            if self.config.patience and state.bad_epochs >= self.config.patience:
+                state.stopped = f"early stop at epoch {record['epoch']}"
+        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            self.scheduler.step(score)
+        elif self.scheduler is not None:
+            self.scheduler.step()
+
+    def train_epoch(self, epoch: int) -> dict:
+        """One pass over the rows; returns the mean loss and the RMSE on training ratings."""
+        self.model.train()
+        rng, gen = epoch_generators(self.options.seed, epoch, self.train.device)
+        order = self.rows[torch.as_tensor(rng.permutation(len(self.rows)), device=self.rows.device)]
+        loss_sum, se_sum, n_cells = 0.0, 0.0, 0
+        low, high = self.scale
+        for batch in order.split(self.config.batch_size):
+            x = self.train.inputs(batch)
+            target, mask = self.train.targets(batch)
+            side = self.train.side_of(batch)
+            fill = self.train.fill_row[batch, None] + self.train.fill_col[None, :]
+            x = corrupt(x, mask, fill, self.config.noise, self.config.noise_level, gen)
+            pred = self.model(x, side, gen)
+            loss = self._loss(pred, target, mask)
+            self._step(loss + self.model.l2_penalty())
+            if self.config.refeed:
+                self._refeed(pred.detach(), side, gen)
+            with torch.no_grad():
+                loss_sum += loss.item() * len(batch)
+                se_sum += masked_se(pred.clamp(low, high), target, mask).sum().item()
+                n_cells += int(mask.sum().item())
+        return {
+            "train_loss": loss_sum / max(len(order), 1),
+            "train_rmse": math.sqrt(se_sum / max(n_cells, 1)),
+        }
+
+    def _loss(self, pred, target, mask) -> torch.Tensor:
+        if self.config.loss == "row_mse":
+            return masked_mse(pred, target, mask).mean()
+        return masked_se(pred, target, mask).sum() / mask.sum().clamp(min=1)
+
+    def _step(self, objective: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        self.optimizer.step()
+
+    def _refeed(self, output: torch.Tensor, side, gen) -> None:
+        """Dense re-feeding: f(f(x)) should reproduce f(x) on every cell."""
+        pred = self.model(output, side, gen)
+        loss = (pred - output).square().mean()
+        self._step(loss + self.model.l2_penalty())
+
+    @torch.no_grad()
+    def evaluate(self, target: RowBatcher) -> dict:
+        """Loss (as trained), RMSE and per-user RMSE of clipped predictions on ``target``."""
+        self.model.eval()
+        rows = torch.nonzero(target.row_counts() > 0).squeeze(1)
+        low, high = self.scale
+        loss_sum, se_sum, n = 0.0, 0.0, 0
+        user_se = torch.zeros(
+            target.n_rows if self._user_rows else target.n_cols, device=target.device
+        )
+        user_n = torch.zeros_like(user_se)
+        for batch in rows.split(self.config.eval_batch_size):
+            pred = self.predictor.rows(batch)
+            t, mask = target.targets(batch)
+            loss_sum += masked_mse(pred, t, mask).sum().item()
+            err = (mask * (t - pred.clamp(low, high))).square()
+            se_sum += err.sum().item()
+            n += int(mask.sum().item())
+            if self._user_rows:
+                user_se[batch] += err.sum(1)
+                user_n[batch] += mask.sum(1)
+            else:
+                user_se += err.sum(0)
+                user_n += mask.sum(0)
+        seen = user_n > 0
+        per_user = (user_se[seen] / user_n[seen]).sqrt().mean().item()
+        return {
+            "loss": loss_sum / max(len(rows), 1),
+            "rmse": math.sqrt(se_sum / max(n, 1)),
+            "user_rmse": per_user,
+        }
+
+    @property
+    def _user_rows(self) -> bool:
+        return self.train.based == "user"
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
+    if config.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=0.5, patience=max(config.patience // 4, 1)
+        )
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    return None
