@@ -41,7 +41,7 @@ def save_recommender(rec, folder: Path) -> Path:
         "input.data": torch.as_tensor(csr.data.astype(np.float32)),
     }
     if rec.side_ is not None:
-        tensors["side"] = torch.as_tensor(rec.side_.matrix)
+        tensors["side"] = torch.as_tensor(np.ascontiguousarray(rec.side_.matrix))
     atomic_write(folder / WEIGHTS, lambda tmp: save_file(tensors, str(tmp)))
     meta = {
         "format": FORMAT,
