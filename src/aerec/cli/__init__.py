@@ -17,8 +17,11 @@ def cli() -> None:
 
 def _register() -> None:
     from aerec.cli import data as data_cmds
+    from aerec.cli import train as train_cmds
 
     cli.add_command(data_cmds.data)
+    for command in (train_cmds.train, train_cmds.evaluate, train_cmds.recommend):
+        cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -146,7 +146,7 @@ def fetch_zip(
             known_hash=spec.checksum,
             fname=spec.zip_name,
             path=folder,
-            downloader=downloader or pooch.HTTPDownloader(progressbar=progress),
+            downloader=downloader or pooch.HTTPDownloader(progressbar=progress, timeout=30),
         )
     except ValueError as exc:
         if "hash" not in str(exc).lower():

@@ -1,0 +1,246 @@
+"""A run: one config in, one self-describing folder out.
+
+``RUN_DIR`` holds ``config.toml`` (everything needed to rerun it), ``history.json`` and
+``history.csv`` (one row per epoch), ``metrics.json`` (written last: a run without it is
+unfinished and can be resumed), ``model/`` (weights, config, vocabularies), ``loss.png`` and
+``rmse.png``. Reports are built from these folders only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from aerec.config import dumps_toml, from_dict, read_toml, to_dict
+from aerec.data import load
+from aerec.data.splits import Split, split
+from aerec.data.types import EncodedData, encode
+from aerec.errors import CheckpointError, ConfigError
+from aerec.io import write_json, write_text
+from aerec.models.config import MODELS, ModelConfig, model_config
+from aerec.recommender import DEFAULT_TRAIN, AutoRecommender
+from aerec.reporting.plots import plot_history
+from aerec.training import RunOptions, TrainConfig
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The data and split of a run.
+
+    dataset: a registry name (``ml-1m``), ``synthetic-<shape>`` or a path.
+    split: ``stratified`` (the notebook's), ``random`` (the papers'), ``kfold``, ``temporal``.
+    test_size, val_size: held-out fractions (val_size None: the method's default).
+    split_seed: seed of the split (None: the run's seed, so each seed is a new split).
+    """
+
+    dataset: str = "ml-1m"
+    split: str = "stratified"
+    test_size: float = 0.1
+    val_size: float | None = None
+    split_seed: int | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs: data, model, training and the seed."""
+
+    model: ModelConfig
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig | None = None
+    seed: int = 42
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return self.train or DEFAULT_TRAIN[self.model.name]
+
+    def to_dict(self) -> dict:
+        return {
+            "seed": self.seed,
+            "data": to_dict(self.data),
+            "model": {"name": self.model.name, **to_dict(self.model)},
+            "train": to_dict(self.train_config),
+        }
+
+    @classmethod
+    def from_dict(cls, values: dict, where: str = "config") -> RunConfig:
+        values = dict(values)
+        unknown = sorted(set(values) - {"seed", "data", "model", "train"})
+        if unknown:
+            raise ConfigError(
+                f"unknown section {unknown[0]!r} in {where}; valid: seed, data, model, train"
+            )
+        model = dict(values.get("model", {}))
+        name = model.pop("name", "autorec")
+        train = (
+            from_dict(TrainConfig, values["train"], f"{where} [train]")
+            if ("train" in values)
+            else None
+        )
+        return cls(
+            model=model_config(name, **model),
+            data=from_dict(DataConfig, values.get("data", {}), f"{where} [data]"),
+            train=train,
+            seed=int(values.get("seed", 42)),
+        )
+
+
+def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = False):
+    """The encoded data set and its split, exactly as the run with ``seed`` used them."""
+    data = encode(load(config.dataset, data_dir=data_dir, progress=progress, seed=seed))
+    parts = split(
+        data,
+        config.split,
+        seed=config.split_seed if config.split_seed is not None else seed,
+        test_size=config.test_size,
+        val_size=config.val_size,
+    )
+    return data, parts
+
+
+def fingerprint(data: EncodedData) -> dict:
+    """Identifies the data a model was trained on, to refuse evaluating it on other data."""
+    digest = hashlib.sha1()
+    for ids in (data.user_vocab.ids, data.item_vocab.ids):
+        digest.update(np.asarray(ids).astype(str).astype("S").tobytes())
+    return {
+        "dataset": data.name,
+        "n_users": data.n_users,
+        "n_items": data.n_items,
+        "n_ratings": len(data.interactions),
+        "vocab_sha1": digest.hexdigest(),
+    }
+
+
+def train_run(
+    config: RunConfig,
+    out: str | Path,
+    options: RunOptions | None = None,
+    data_dir=None,
+    resume: bool = False,
+) -> dict:
+    """Train, evaluate on test at the best validation epoch, and write the run folder."""
+    out = Path(out)
+    options = options or RunOptions(seed=config.seed)
+    options = RunOptions(config.seed, options.device, options.threads, options.progress)
+    _prepare_folder(out, config, resume)
+    data, parts = load_data(config.data, config.seed, data_dir, options.progress)
+    start = time.perf_counter()
+    rec = AutoRecommender(config.model, config.train_config, options)
+    rec.fit(data, parts.train, parts.val, checkpoint_dir=out / "checkpoint", resume=resume)
+    seconds = time.perf_counter() - start
+    if data.items is not None and "title" in data.items:
+        rec.item_titles_ = data.items["title"].reindex(data.item_vocab.ids).to_numpy(object)
+    metrics = _metrics(rec, parts, seconds) | {
+        "data": fingerprint(data),
+        "split": parts.report,
+        "device": str(rec.inputs_.device),
+        "torch": torch.__version__,
+    }
+    rec.save(out / "model")
+    write_json(out / "history.json", rec.history_)
+    write_text(out / "history.csv", pd.DataFrame(rec.history_).to_csv(index=False))
+    plot_history(rec.history_, out)
+    write_json(out / "metrics.json", metrics)
+    shutil.rmtree(out / "checkpoint", ignore_errors=True)
+    return metrics
+
+
+def _metrics(rec: AutoRecommender, parts: Split, seconds: float) -> dict:
+    test, val = rec.evaluate(parts.test), rec.evaluate(parts.val)
+    return {
+        "test_rmse": test["rmse"],
+        "test_mae": test["mae"],
+        "test_user_rmse": test["user_rmse"],
+        "val_rmse": val["rmse"],
+        "val_user_rmse": val["user_rmse"],
+        "best_epoch": rec.best_epoch_,
+        "epochs_run": len(rec.history_),
+        "train_seconds": seconds,
+        "epoch_seconds": float(np.mean([r["seconds"] for r in rec.history_])),
+        "stopped": rec.stopped_ or "ran all epochs",
+        "test_n": test["n"],
+        "test_fallback": test["n_fallback"],
+        "test_rmse_by_activity": test["rmse_by_activity"],
+    }
+
+
+def _prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
+    text = dumps_toml(config.to_dict())
+    if (out / "metrics.json").exists() and not resume:
+        raise ConfigError(f"{out} already holds a finished run; pick another --out or delete it")
+    if resume and (out / "config.toml").exists():
+        if (out / "config.toml").read_text() != text:
+            raise ConfigError(
+                f"{out}/config.toml differs from this run's config; "
+                "resume with the same options or use another --out"
+            )
+    elif not resume and (out / "checkpoint").exists():
+        raise ConfigError(f"{out} holds an unfinished run; add --resume to continue it")
+    write_text(out / "config.toml", text)
+
+
+def read_run(folder: str | Path) -> tuple[RunConfig, dict]:
+    """The config and metrics of a finished run folder."""
+    folder = Path(folder)
+    if not (folder / "config.toml").is_file():
+        raise CheckpointError(
+            f"{folder} is not a run folder (no config.toml); make one with aerec train --out"
+        )
+    config = RunConfig.from_dict(read_toml(folder / "config.toml"), str(folder / "config.toml"))
+    metrics_path = folder / "metrics.json"
+    if not metrics_path.is_file():
+        raise CheckpointError(
+            f"{folder} is unfinished (no metrics.json); resume it with aerec train --resume"
+        )
+    try:
+        metrics = json.loads(metrics_path.read_text())
+    except ValueError:
+        raise CheckpointError(f"{metrics_path} is corrupt; rerun the training") from None
+    return config, metrics
+
+
+def evaluate_run(folder: str | Path, data_dir=None, dataset: str | None = None) -> dict:
+    """Reload a run's model and score it again on its test split."""
+    config, metrics = read_run(folder)
+    data_config = (
+        config.data
+        if dataset is None
+        else DataConfig(
+            dataset,
+            config.data.split,
+            config.data.test_size,
+            config.data.val_size,
+            config.data.split_seed,
+        )
+    )
+    data, parts = load_data(data_config, config.seed, data_dir)
+    if fingerprint(data) != metrics["data"]:
+        raise CheckpointError(
+            f"{folder} was trained on {metrics['data']['dataset']} "
+            f"({metrics['data']['n_ratings']} ratings), not on this "
+            f"{data.name} data; evaluate it on the data it was trained on"
+        )
+    rec = AutoRecommender.load(Path(folder) / "model")
+    return _metrics_of(rec, parts)
+
+
+def _metrics_of(rec: AutoRecommender, parts: Split) -> dict:
+    test = rec.evaluate(parts.test)
+    return {
+        "test_rmse": test["rmse"],
+        "test_mae": test["mae"],
+        "test_user_rmse": test["user_rmse"],
+        "test_n": test["n"],
+        "test_fallback": test["n_fallback"],
+    }
+
+
+__all__ = ["MODELS", "DataConfig", "RunConfig", "evaluate_run", "read_run", "train_run"]
