@@ -8,8 +8,14 @@ import pandas as pd
 from aerec.data.types import EncodedData, RatingsData, encode
 
 
-def toy_ratings(n_users: int = 120, n_items: int = 80, seed: int = 0, rank: int = 3,
-                min_per_user: int = 20, max_per_user: int = 50) -> RatingsData:
+def toy_ratings(
+    n_users: int = 120,
+    n_items: int = 80,
+    seed: int = 0,
+    rank: int = 3,
+    min_per_user: int = 20,
+    max_per_user: int = 50,
+) -> RatingsData:
     """Low-rank ratings 1..5 with noise, user demographics and item genres."""
     rng = np.random.default_rng(seed)
     p, q = rng.normal(size=(n_users, rank)), rng.normal(size=(n_items, rank))
@@ -18,20 +24,30 @@ def toy_ratings(n_users: int = 120, n_items: int = 80, seed: int = 0, rank: int 
         size = rng.integers(min_per_user, min(max_per_user, n_items) + 1)
         items = rng.choice(n_items, size=size, replace=False)
         score = 3.6 + 0.7 * p[u] @ q[items].T + rng.normal(0, 0.3, len(items))
-        frames.append(pd.DataFrame({"user": u + 1, "item": items + 1,
-                                    "rating": np.clip(np.rint(score), 1, 5)}))
+        frames.append(
+            pd.DataFrame(
+                {"user": u + 1, "item": items + 1, "rating": np.clip(np.rint(score), 1, 5)}
+            )
+        )
     ratings = pd.concat(frames, ignore_index=True)
     ratings["rating"] = ratings["rating"].astype(np.float32)
     ratings["timestamp"] = rng.integers(9e8, 1e9, len(ratings)).astype(np.int64)
-    users = pd.DataFrame({"gender": np.where(p[:, 0] > 0, "M", "F"),
-                          "age": rng.choice([1, 18, 25, 35, 45, 50, 56], n_users),
-                          "occupation": rng.integers(0, 21, n_users)},
-                         index=pd.Index(np.arange(1, n_users + 1), name="user"))
+    users = pd.DataFrame(
+        {
+            "gender": np.where(p[:, 0] > 0, "M", "F"),
+            "age": rng.choice([1, 18, 25, 35, 45, 50, 56], n_users),
+            "occupation": rng.integers(0, 21, n_users),
+        },
+        index=pd.Index(np.arange(1, n_users + 1), name="user"),
+    )
     genres = np.array(["Action", "Comedy"])
-    items = pd.DataFrame({"title": [f"Item {i} (1999)" for i in range(1, n_items + 1)],
-                          "genres": ["|".join(genres[q[i, :2] > 0]) or "Drama"
-                                     for i in range(n_items)]},
-                         index=pd.Index(np.arange(1, n_items + 1), name="item"))
+    items = pd.DataFrame(
+        {
+            "title": [f"Item {i} (1999)" for i in range(1, n_items + 1)],
+            "genres": ["|".join(genres[q[i, :2] > 0]) or "Drama" for i in range(n_items)],
+        },
+        index=pd.Index(np.arange(1, n_items + 1), name="item"),
+    )
     return RatingsData("toy", ratings, users=users, items=items)
 
 

@@ -18,16 +18,22 @@ VARIANTS = {
     "u-autorec": ("autorec", {"based": "user"}, {}),
     "i-autorec": ("autorec", {"based": "item"}, {}),
     "i-autorec-genres": ("autorec", {"based": "item", "side": "input"}, {}),
-    "u-autorec-elu-mean": ("autorec", {"based": "user", "activation": "elu",
-                                       "last_activation": "elu", "input_fill": "user_mean"}, {}),
+    "u-autorec-elu-mean": (
+        "autorec",
+        {"based": "user", "activation": "elu", "last_activation": "elu", "input_fill": "user_mean"},
+        {},
+    ),
     "deep": ("deep", {"layers": (32, 16, 32), "dropout": 0.5}, {}),
     "deep-tied": ("deep", {"layers": (32, 16, 32), "tied": True}, {}),
     "deep-side-input": ("deep", {"layers": (32, 16, 32), "side": "input"}, {}),
     "deep-side-every-layer": ("deep", {"layers": (32, 16, 32), "side": "every_layer"}, {}),
     "deep-item-mean-fill": ("deep", {"layers": (16,), "input_fill": "item_mean"}, {}),
     "deep-gaussian": ("deep", {"layers": (32, 16, 32)}, {"noise": "gaussian", "noise_level": 0.4}),
-    "deep-dropout-noise": ("deep", {"layers": (32, 16, 32)},
-                           {"noise": "dropout", "noise_level": 0.1}),
+    "deep-dropout-noise": (
+        "deep",
+        {"layers": (32, 16, 32)},
+        {"noise": "dropout", "noise_level": 0.1},
+    ),
     "deep-maskout": ("deep", {"layers": (32, 16, 32)}, {"noise": "maskout", "noise_level": 0.25}),
     "deep-refeed": ("deep", {"layers": (32, 16, 32)}, {"refeed": True}),
 }
@@ -47,7 +53,8 @@ def _fit(data, parts, name):
     model, params, train = VARIANTS[name]
     config = TrainConfig(epochs=10, patience=0, lr=3e-3, batch_size=16, **train)
     return AutoRecommender(model, config, RunOptions(seed=5), **params).fit(
-        data, parts.train, parts.val)
+        data, parts.train, parts.val
+    )
 
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
@@ -64,7 +71,8 @@ def test_config_round_trips_through_toml(fitted):
     values = tomllib.loads(dumps_toml(to_dict(rec.config)))
     assert from_dict(type(rec.config), values) == rec.config
     assert from_dict(TrainConfig, tomllib.loads(dumps_toml(to_dict(rec.train_config)))) == (
-        rec.train_config)
+        rec.train_config
+    )
 
 
 def test_save_load_gives_identical_predictions(fitted, parts, tmp_path):

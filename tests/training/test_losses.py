@@ -7,10 +7,14 @@ import torch
 from aerec.training.losses import masked_mse, masked_rmse, masked_rmse_clip, masked_se
 
 # "Test custom loss function" in ../shared/seed/000_dfc50c1a894bb7e5.txt
-PRED = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 8], [1, 1, 1, 3], [1, 1, 1, 3], [1, 1, 1, 3],
-                     [1, 1, 1, 3]], dtype=torch.float32)
-TRUE = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1], [0, 0, 1, 1], [0, 0, 0, 1],
-                     [0, 0, 0, 0]], dtype=torch.float32)
+PRED = torch.tensor(
+    [[1, 1, 1, 1], [1, 1, 1, 8], [1, 1, 1, 3], [1, 1, 1, 3], [1, 1, 1, 3], [1, 1, 1, 3]],
+    dtype=torch.float32,
+)
+TRUE = torch.tensor(
+    [[1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1], [0, 0, 1, 1], [0, 0, 0, 1], [0, 0, 0, 0]],
+    dtype=torch.float32,
+)
 MASK = (TRUE != 0).float()
 
 

@@ -20,7 +20,12 @@ def _register() -> None:
     from aerec.cli import train as train_cmds
 
     cli.add_command(data_cmds.data)
-    for command in (train_cmds.train, train_cmds.evaluate, train_cmds.recommend):
+    for command in (
+        train_cmds.train,
+        train_cmds.evaluate,
+        train_cmds.recommend,
+        train_cmds.run_job,
+    ):
         cli.add_command(command)
 
 

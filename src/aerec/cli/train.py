@@ -195,3 +195,35 @@ def _raw_id(user: str, ids):
         except ValueError:
             raise ConfigError(f"user ids of this model are integers, got {user!r}") from None
     return user
+
+
+@click.command("run")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="aerec-out",
+    show_default=True,
+    help="Folder for the run folders and summary.",
+)
+@click.option(
+    "--data-dir",
+    envvar="AEREC_DATA_DIR",
+    type=click.Path(path_type=Path),
+    help="Folder holding ml-1m/ (env AEREC_DATA_DIR).",
+)
+@click.option("--dataset", help="Use this data set instead of ML-1M (or its synthetic twin).")
+@click.option("--epochs", type=int, help="Cap the epochs of every run (e.g. 3 for a smoke test).")
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--threads", type=int)
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def run_job(out, data_dir, dataset, epochs, seed, device, threads, progress) -> None:
+    """The main job: train and evaluate the default models, write a summary table."""
+    from aerec.pipeline import run_default_job
+
+    options = RunOptions(seed, device, threads, progress)
+    summary = run_default_job(
+        out, data_dir, dataset, epochs, seed, options, say=lambda line: click.echo(line, err=True)
+    )
+    click.echo(summary.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    click.echo(f"summary: {out / 'summary.md'}")

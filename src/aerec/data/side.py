@@ -62,4 +62,3 @@ def _age_group(age: pd.Series) -> pd.Series:
     values = age.to_numpy(dtype=np.float64)
     groups = edges[np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 1)]
     return pd.Series(np.where(np.isnan(values), np.nan, groups), index=age.index)
-

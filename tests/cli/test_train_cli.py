@@ -1,0 +1,185 @@
+"""``aerec train / evaluate / recommend`` end to end on small synthetic data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aerec.cli import main
+
+DATASET = "synthetic-300x150x15000"
+FAST = ["--epochs", "3", "--batch-size", "32", "--no-progress", "--threads", "1"]
+
+
+def run(args, capsys) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "u-autorec"
+    try:
+        main(
+            [
+                "train",
+                "--dataset",
+                DATASET,
+                "--model",
+                "autorec",
+                "--based",
+                "user",
+                "--hidden",
+                "32",
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+                *FAST,
+            ]
+        )
+    except SystemExit as exc:
+        assert not exc.code
+    return out
+
+
+def test_train_writes_a_complete_run_folder(run_dir):
+    for name in (
+        "config.toml",
+        "history.json",
+        "history.csv",
+        "metrics.json",
+        "loss.png",
+        "rmse.png",
+        "model/model.safetensors",
+        "model/model.json",
+        "model/vocab.json",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (run_dir / "checkpoint").exists()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    for key in (
+        "test_rmse",
+        "test_mae",
+        "test_user_rmse",
+        "best_epoch",
+        "epochs_run",
+        "train_seconds",
+    ):
+        assert key in metrics
+    assert metrics["epochs_run"] == 3 and 1 <= metrics["best_epoch"] <= 3
+    assert len(json.loads((run_dir / "history.json").read_text())) == 3
+
+
+def test_evaluate_reproduces_the_stored_metrics(run_dir, capsys):
+    code, out, _ = run(["evaluate", str(run_dir), "--json"], capsys)
+    assert code == 0
+    again = json.loads(out)
+    stored = json.loads((run_dir / "metrics.json").read_text())
+    assert again["test_rmse"] == pytest.approx(stored["test_rmse"], abs=1e-6)
+    assert again["test_user_rmse"] == pytest.approx(stored["test_user_rmse"], abs=1e-6)
+
+
+def test_recommend_lists_titles(run_dir, capsys):
+    code, out, _ = run(["recommend", str(run_dir), "--user", "5", "-n", "4"], capsys)
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].split() == ["item", "score", "title"] and len(lines) == 5
+    assert "Synthetic" in out
+
+
+def test_same_seed_gives_the_same_metrics(run_dir, tmp_path, capsys):
+    out = tmp_path / "again"
+    code, _, _ = run(
+        [
+            "train",
+            "--dataset",
+            DATASET,
+            "--model",
+            "autorec",
+            "--based",
+            "user",
+            "--hidden",
+            "32",
+            "--seed",
+            "1",
+            "--out",
+            str(out),
+            *FAST,
+        ],
+        capsys,
+    )
+    assert code == 0
+    a = json.loads((run_dir / "metrics.json").read_text())
+    b = json.loads((out / "metrics.json").read_text())
+    assert a["test_rmse"] == b["test_rmse"] and a["test_user_rmse"] == b["test_user_rmse"]
+
+
+def test_config_file_and_options(tmp_path, capsys):
+    config = tmp_path / "deep.toml"
+    config.write_text(
+        'seed = 3\n[data]\ndataset = "synthetic-200x100x8000"\nsplit = "random"\n'
+        '[model]\nname = "deep"\nlayers = [16, 8, 16]\ndropout = 0.2\n'
+        "[train]\nepochs = 2\n"
+    )
+    out = tmp_path / "deep"
+    code, _, err = run(
+        ["train", "--config", str(config), "--side", "input", "--out", str(out), "--no-progress"],
+        capsys,
+    )
+    assert code == 0, err
+    text = (out / "config.toml").read_text()
+    assert 'side = "input"' in text and "layers = [\n    16," in text and "seed = 3" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "deep", "--activation", "swish"], "'swish' is not one of"),
+        (["--model", "deep", "--dropout", "1.0"], "dropout must be in [0, 1)"),
+        (["--model", "deep", "--layers", ""], "layers must be a non-empty list"),
+        (["--model", "deep", "--layers", "a,b"], "comma-separated list"),
+        (["--model", "deep", "--hidden", "10"], "unknown key 'hidden'"),
+        (["--model", "autorec", "--input-fill", "constant", "--fill-value", "9"], "0..5"),
+        (["--dataset", "synthetic-3x3"], "synthetic"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tmp_path, capsys, args, message):
+    code, _, err = run(["train", *args, "--out", str(tmp_path / "x"), *FAST], capsys)
+    assert code != 0
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x" / "metrics.json").exists()
+
+
+def test_missing_run_dir_is_a_clear_error(tmp_path, capsys):
+    code, _, err = run(["evaluate", str(tmp_path / "nope")], capsys)
+    assert code == 2 and "not a run folder" in err
+
+
+def test_corrupt_weights_are_a_clear_error(run_dir, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    (broken / "model" / "model.safetensors").write_bytes(b"\x00" * 64)
+    code, _, err = run(["recommend", str(broken), "--user", "1"], capsys)
+    assert code == 2 and "corrupt model file" in err
+
+
+def test_foreign_checkpoint_is_refused(run_dir, capsys):
+    code, _, err = run(["evaluate", str(run_dir), "--dataset", "synthetic-300x150x16000"], capsys)
+    assert code == 2 and "was trained on" in err
+
+
+def test_finished_run_is_not_overwritten(run_dir, capsys):
+    code, _, err = run(["train", "--dataset", DATASET, "--out", str(run_dir), *FAST], capsys)
+    assert code == 2 and "already holds a finished run" in err

@@ -1,0 +1,175 @@
+"""Trainer behaviour: determinism, resume, divergence, early stopping, every option matters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aerec.data.splits import split
+from aerec.errors import CheckpointError
+from aerec.recommender import AutoRecommender
+from aerec.training import RunOptions, TrainConfig
+from aerec.training.trainer import Trainer
+from tests.helpers import toy_encoded
+
+FAST = TrainConfig(epochs=6, patience=0, lr=3e-3, batch_size=32)
+SMALL = {"based": "user", "hidden": 24}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return toy_encoded(n_users=100, n_items=60, seed=2)
+
+
+@pytest.fixture(scope="module")
+def parts(data):
+    return split(data, "stratified", seed=0)
+
+
+def _fit(data, parts, model="autorec", train=FAST, seed=0, **params):
+    params = params or dict(SMALL)
+    return AutoRecommender(model, train, RunOptions(seed=seed), **params).fit(
+        data, parts.train, parts.val
+    )
+
+
+def _weights(rec):
+    return {k: v.clone() for k, v in rec.model_.state_dict().items()}
+
+
+def test_same_seed_same_history_and_weights(data, parts):
+    a, b = _fit(data, parts), _fit(data, parts)
+    strip = [{k: v for k, v in r.items() if k != "seconds"} for r in a.history_]
+    assert strip == [{k: v for k, v in r.items() if k != "seconds"} for r in b.history_]
+    assert all(
+        torch.equal(x, y) for x, y in zip(_weights(a).values(), _weights(b).values(), strict=True)
+    )
+    c = _fit(data, parts, seed=1)
+    assert c.history_[-1]["train_loss"] != a.history_[-1]["train_loss"]
+
+
+def test_interrupted_run_resumes_to_the_same_result(data, parts, tmp_path, monkeypatch):
+    config = TrainConfig(
+        epochs=6,
+        patience=0,
+        lr=3e-3,
+        batch_size=32,
+        schedule="cosine",
+        noise="dropout",
+        noise_level=0.1,
+    )
+    whole = AutoRecommender("deep", config, RunOptions(seed=3), layers=(16, 8, 16)).fit(
+        data, parts.train, parts.val
+    )
+
+    original = Trainer._one_epoch
+
+    def interrupt_at_4(self, epoch):
+        if epoch == 4:
+            raise KeyboardInterrupt
+        original(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_one_epoch", interrupt_at_4)
+    rec = AutoRecommender("deep", config, RunOptions(seed=3), layers=(16, 8, 16))
+    with pytest.raises(KeyboardInterrupt):
+        rec.fit(data, parts.train, parts.val, checkpoint_dir=tmp_path)
+    monkeypatch.setattr(Trainer, "_one_epoch", original)
+    resumed = AutoRecommender("deep", config, RunOptions(seed=3), layers=(16, 8, 16)).fit(
+        data, parts.train, parts.val, checkpoint_dir=tmp_path, resume=True
+    )
+    assert [r["val_rmse"] for r in resumed.history_] == [r["val_rmse"] for r in whole.history_]
+    assert all(
+        torch.equal(x, y)
+        for x, y in zip(_weights(whole).values(), _weights(resumed).values(), strict=True)
+    )
+
+
+def test_corrupt_checkpoint_is_a_clear_error(data, parts, tmp_path):
+    _fit_with_checkpoint = AutoRecommender("autorec", FAST, RunOptions(), **SMALL)
+    _fit_with_checkpoint.fit(data, parts.train, parts.val, checkpoint_dir=tmp_path)
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        AutoRecommender("autorec", FAST, RunOptions(), **SMALL).fit(
+            data, parts.train, parts.val, checkpoint_dir=tmp_path, resume=True
+        )
+
+
+def test_divergence_stops_and_keeps_the_best_epoch(data, parts, monkeypatch):
+    original = Trainer.train_epoch
+
+    def diverge_at_3(self, epoch):
+        out = original(self, epoch)
+        return out | {"train_loss": float("nan")} if epoch == 3 else out
+
+    monkeypatch.setattr(Trainer, "train_epoch", diverge_at_3)
+    rec = _fit(data, parts)
+    assert rec.stopped_.startswith("diverged at epoch 3")
+    assert len(rec.history_) == 2 and rec.best_epoch_ in (1, 2)
+    assert np.isfinite(rec.predict_inner(parts.test.users, parts.test.items)).all()
+
+
+def test_early_stopping_restores_the_best_epoch(data, parts):
+    config = TrainConfig(epochs=40, patience=3, lr=3e-2, batch_size=16)
+    rec = _fit(data, parts, train=config)
+    best = rec.history_[rec.best_epoch_ - 1]
+    assert best["val_rmse"] == min(r["val_rmse"] for r in rec.history_)
+    assert rec.evaluate(parts.val)["rmse"] == pytest.approx(best["val_rmse"], abs=1e-5)
+    if rec.stopped_:
+        assert len(rec.history_) == rec.best_epoch_ + 3
+
+
+CHANGES = [
+    ("autorec", {"hidden": 12}, {}),
+    ("autorec", {"activation": "elu"}, {}),
+    ("autorec", {"last_activation": "relu"}, {}),
+    ("autorec", {"l2": 0.05}, {}),
+    ("autorec", {"input_fill": "user_mean"}, {}),
+    ("autorec", {"fill_value": 3.0}, {}),
+    ("autorec", {"side": "input"}, {}),
+    ("autorec", {"based": "item"}, {}),
+    ("autorec", {}, {"lr": 1e-2}),
+    ("autorec", {}, {"batch_size": 8}),
+    ("autorec", {}, {"weight_decay": 0.1}),
+    ("autorec", {}, {"loss": "mse"}),
+    ("autorec", {}, {"noise": "gaussian", "noise_level": 0.4}),
+    ("autorec", {}, {"noise": "dropout", "noise_level": 0.2}),
+    ("autorec", {}, {"noise": "maskout", "noise_level": 0.2}),
+    ("autorec", {}, {"refeed": True}),
+    ("autorec", {}, {"schedule": "cosine"}),
+]
+
+
+@pytest.mark.parametrize(("model", "params", "train"), CHANGES)
+def test_each_hyper_parameter_changes_the_result(data, parts, model, params, train):
+    base = _fit(data, parts)
+    changed = _fit(
+        data, parts, model, TrainConfig(**{**_train_dict(FAST), **train}), **{**SMALL, **params}
+    )
+    a = base.predict_inner(parts.test.users, parts.test.items)
+    b = changed.predict_inner(parts.test.users, parts.test.items)
+    assert not np.allclose(a, b)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"dropout": 0.5},
+        {"tied": True},
+        {"l2_decoder": 0.1},
+        {"layers": (16, 4, 16)},
+        {"side": "every_layer"},
+        {"activation": "relu"},
+    ],
+)
+def test_each_deep_hyper_parameter_changes_the_result(data, parts, params):
+    base = _fit(data, parts, "deep", layers=(16, 8, 16), dropout=0.0)
+    changed = _fit(data, parts, "deep", **{"layers": (16, 8, 16), "dropout": 0.0, **params})
+    a = base.predict_inner(parts.test.users, parts.test.items)
+    assert not np.allclose(a, changed.predict_inner(parts.test.users, parts.test.items))
+
+
+def _train_dict(config: TrainConfig) -> dict:
+    from aerec.config import to_dict
+
+    return to_dict(config)
