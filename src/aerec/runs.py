@@ -12,7 +12,7 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ import torch
 from aerec.config import dumps_toml, from_dict, read_toml, to_dict
 from aerec.data import load
 from aerec.data.splits import Split, split
-from aerec.data.types import EncodedData, encode
+from aerec.data.types import EncodedData, RatingsData, encode
 from aerec.errors import CheckpointError, ConfigError
 from aerec.io import write_json, write_text
 from aerec.models.config import MODELS, ModelConfig, model_config
@@ -39,6 +39,8 @@ class DataConfig:
     split: ``stratified`` (the notebook's), ``random`` (the papers'), ``kfold``, ``temporal``.
     test_size, val_size: held-out fractions (val_size None: the method's default).
     split_seed: seed of the split (None: the run's seed, so each seed is a new split).
+    user_filter: keep only the users matching this pandas query over the users table, e.g.
+        ``"age == 25 and gender == 'M'"`` (the notebook's demographic group model).
     """
 
     dataset: str = "ml-1m"
@@ -46,6 +48,7 @@ class DataConfig:
     test_size: float = 0.1
     val_size: float | None = None
     split_seed: int | None = None
+    user_filter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,10 @@ class RunConfig:
 
 def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = False):
     """The encoded data set and its split, exactly as the run with ``seed`` used them."""
-    data = encode(load(config.dataset, data_dir=data_dir, progress=progress, seed=seed))
+    raw = load(config.dataset, data_dir=data_dir, progress=progress, seed=seed)
+    if config.user_filter:
+        raw = filter_users(raw, config.user_filter)
+    data = encode(raw)
     parts = split(
         data,
         config.split,
@@ -103,6 +109,20 @@ def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = Fal
         val_size=config.val_size,
     )
     return data, parts
+
+
+def filter_users(data: RatingsData, query: str) -> RatingsData:
+    """Only the users (and their ratings) matching ``query`` over the users table."""
+    if data.users is None:
+        raise ConfigError(f"user_filter needs a users table, which {data.name} does not have")
+    try:
+        keep = data.users.query(query).index
+    except Exception as exc:  # pandas raises many types for a bad expression
+        raise ConfigError(f"bad user_filter {query!r}: {exc}") from None
+    ratings = data.ratings[data.ratings["user"].isin(keep)].reset_index(drop=True)
+    if ratings.empty:
+        raise ConfigError(f"user_filter {query!r} keeps no ratings")
+    return replace(data, name=f"{data.name}[{query}]", ratings=ratings)
 
 
 def fingerprint(data: EncodedData) -> dict:
@@ -163,7 +183,8 @@ def _metrics(rec: AutoRecommender, parts: Split, seconds: float) -> dict:
         "val_user_rmse": val["user_rmse"],
         "best_epoch": rec.best_epoch_,
         "epochs_run": len(rec.history_),
-        "train_seconds": seconds,
+        "train_seconds": float(sum(r["seconds"] for r in rec.history_)),
+        "wall_seconds": seconds,
         "epoch_seconds": float(np.mean([r["seconds"] for r in rec.history_])),
         "stopped": rec.stopped_ or "ran all epochs",
         "test_n": test["n"],

@@ -17,6 +17,7 @@ def cli() -> None:
 
 def _register() -> None:
     from aerec.cli import data as data_cmds
+    from aerec.cli import experiment as _experiment_and_report  # noqa: F401 - adds both commands
     from aerec.cli import train as train_cmds
 
     cli.add_command(data_cmds.data)

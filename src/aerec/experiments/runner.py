@@ -1,0 +1,219 @@
+"""Running a spec: train what is missing, resume what was interrupted, collect a table.
+
+``RUNS_DIR/<spec name>/`` holds one run folder per run (see :mod:`aerec.runs`),
+``experiment.json`` (the spec's name, description, axes, seeds and the overrides used) and the
+collected table ``results.csv`` / ``results.parquet``: one row per finished run.
+A folder with ``metrics.json`` is done; one with ``checkpoint/`` is resumed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from aerec.errors import AerecError, CheckpointError
+from aerec.experiments.expand import ExperimentRun, expand_runs, format_value
+from aerec.experiments.spec import ExperimentSpec
+from aerec.io import atomic_write, write_json, write_text
+from aerec.runs import RunConfig, read_run, train_run
+from aerec.training import RunOptions
+
+RESULTS_CSV = "results.csv"
+RESULTS_PARQUET = "results.parquet"
+EXPERIMENT_JSON = "experiment.json"
+METRICS = (
+    "test_rmse",
+    "test_mae",
+    "test_user_rmse",
+    "val_rmse",
+    "best_epoch",
+    "epochs_run",
+    "train_seconds",
+    "test_n",
+    "test_fallback",
+)
+STATUSES = ("done", "resume", "todo")
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Command-line changes to a spec: other seeds, an epoch cap, another data set."""
+
+    seeds: tuple[int, ...] | None = None
+    epochs: int | None = None
+    dataset: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run, its folder and its state: ``done``, ``resume`` (has a checkpoint) or ``todo``."""
+
+    run: ExperimentRun
+    folder: Path
+    status: str
+
+
+def experiment_dir(spec: ExperimentSpec, runs_dir: str | Path) -> Path:
+    """``RUNS_DIR/<spec name>``."""
+    return Path(runs_dir) / spec.name
+
+
+def plan(
+    spec: ExperimentSpec, runs_dir: str | Path, overrides: Overrides | None = None
+) -> list[PlannedRun]:
+    """Every run of the spec with its folder and whether it is done, to resume or to do."""
+    overrides = overrides or Overrides()
+    root = experiment_dir(spec, runs_dir)
+    runs = expand_runs(spec, overrides.seeds, overrides.epochs, overrides.dataset)
+    return [PlannedRun(run, root / run.run_id, _status(root / run.run_id)) for run in runs]
+
+
+def _status(folder: Path) -> str:
+    if (folder / "metrics.json").is_file():
+        return "done"
+    return "resume" if (folder / "checkpoint").is_dir() else "todo"
+
+
+def run_experiment(
+    spec: ExperimentSpec,
+    runs_dir: str | Path,
+    overrides: Overrides | None = None,
+    data_dir: str | Path | None = None,
+    options: RunOptions | None = None,
+    progress: bool = True,
+    say: Callable[[str], None] = print,
+) -> pd.DataFrame:
+    """Train the missing runs (one progress bar with an ETA over them), then collect.
+
+    Safe to interrupt: finished runs are kept, an unfinished one resumes from its last
+    epoch, and the table is written on the way out either way.
+    """
+    overrides = overrides or Overrides()
+    options = options or RunOptions()
+    planned = plan(spec, runs_dir, overrides)
+    todo = [p for p in planned if p.status != "done"]
+    counts = {s: sum(p.status == s for p in planned) for s in STATUSES}
+    say(
+        f"{spec.name}: {len(planned)} runs: {counts['done']} done, "
+        f"{counts['resume']} to resume, {counts['todo']} to start"
+    )
+    run_options = RunOptions(options.seed, options.device, options.threads, progress=False)
+    bar = tqdm(todo, desc=spec.name, unit="run", disable=not progress or not todo)
+    try:
+        for item in bar:
+            bar.set_postfix_str(item.run.run_id, refresh=True)
+            _train(item, run_options, data_dir)
+    except KeyboardInterrupt:
+        say("interrupted: finished runs are kept; run the same command again to resume")
+        raise
+    finally:
+        bar.close()
+        table = collect(spec, runs_dir, overrides, say=say)
+    return table
+
+
+def _train(item: PlannedRun, options: RunOptions, data_dir: str | Path | None) -> None:
+    try:
+        train_run(item.run.config, item.folder, options, data_dir, resume=item.status == "resume")
+    except AerecError as exc:
+        raise type(exc)(f"run {item.folder}: {exc}") from None
+
+
+def collect(
+    spec: ExperimentSpec,
+    runs_dir: str | Path,
+    overrides: Overrides | None = None,
+    say: Callable[[str], None] | None = None,
+) -> pd.DataFrame:
+    """Rebuild the results table from the finished run folders and write it (CSV, Parquet).
+
+    Give the same ``overrides`` as to :func:`run_experiment`: they are part of the run ids.
+    """
+    overrides = overrides or Overrides()
+    planned = plan(spec, runs_dir, overrides)
+    records = [_record(p) for p in planned if p.status == "done"]
+    table = pd.DataFrame.from_records(records)
+    root = experiment_dir(spec, runs_dir)
+    write_json(root / EXPERIMENT_JSON, _experiment_info(spec, overrides))
+    write_results(table, root)
+    if say is not None:
+        say(f"{spec.name}: {len(records)} of {len(planned)} runs finished -> {root / RESULTS_CSV}")
+    return table
+
+
+def write_results(table: pd.DataFrame, folder: str | Path) -> list[Path]:
+    """``results.csv`` and ``results.parquet`` in ``folder``, written atomically."""
+    folder = Path(folder)
+    csv = write_text(folder / RESULTS_CSV, table.to_csv(index=False))
+    parquet = atomic_write(folder / RESULTS_PARQUET, lambda tmp: table.to_parquet(tmp, index=False))
+    return [csv, parquet]
+
+
+def read_results(folder: str | Path) -> pd.DataFrame:
+    """The collected table of an experiment folder (Parquet, else CSV)."""
+    folder = Path(folder)
+    if (folder / RESULTS_PARQUET).is_file():
+        return pd.read_parquet(folder / RESULTS_PARQUET)
+    if (folder / RESULTS_CSV).is_file():
+        return pd.read_csv(folder / RESULTS_CSV)
+    raise CheckpointError(
+        f"{folder} has no {RESULTS_CSV}; run aerec experiment collect on its spec first"
+    )
+
+
+def _record(item: PlannedRun) -> dict[str, Any]:
+    config, metrics = read_run(item.folder)
+    if config.to_dict() != item.run.config.to_dict():
+        raise CheckpointError(
+            f"{item.folder}/config.toml differs from the spec's config for this run id; "
+            "delete the folder to retrain it"
+        )
+    row = item.run.row
+    ref = row.reference
+    record: dict[str, Any] = {
+        "row_index": row.index,
+        "row": row.label,
+        "baseline": row.baseline or "",
+        **{axis: format_value(v) if isinstance(v, list) else v for axis, v in row.axes.items()},
+        "seed": item.run.seed,
+        "run_id": item.run.run_id,
+        "ref_source": ref.source if ref else None,
+        "ref_rmse": ref.rmse if ref else None,
+        "ref_user_rmse": ref.user_rmse if ref else None,
+    }
+    return record | metrics_record(config, metrics)
+
+
+def metrics_record(config: RunConfig, metrics: dict[str, Any]) -> dict[str, Any]:
+    """A finished run's columns of the results table: data, split, metrics and the test
+    RMSE (``rmse@<bucket>``) and rating count (``n@<bucket>``) per user-activity bucket."""
+    record: dict[str, Any] = {
+        "dataset": config.data.dataset,
+        "split": config.data.split,
+        "split_seed": config.data.split_seed,
+    }
+    record |= {key: metrics.get(key) for key in METRICS}
+    for bucket, values in metrics.get("test_rmse_by_activity", {}).items():
+        record[f"rmse@{bucket}"] = values["rmse"]
+        record[f"n@{bucket}"] = values["n"]
+    return record
+
+
+def _experiment_info(spec: ExperimentSpec, overrides: Overrides) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "axes": list(spec.axes),
+        "seeds": list(overrides.seeds or spec.seeds),
+        "spec": spec.where,
+        "overrides": {
+            "seeds": list(overrides.seeds) if overrides.seeds else None,
+            "epochs": overrides.epochs,
+            "dataset": overrides.dataset,
+        },
+    }

@@ -1,0 +1,252 @@
+"""Experiment specs: a base run config, grid axes, named variants, seeds and baselines.
+
+A spec is a TOML file::
+
+    [experiment]
+    name = "deep-shapes"                 # default: the file name without .toml
+    description = "..."
+    seeds = [1, 2, 3]
+    baseline = "zero"                    # each row vs the "zero" row of its grid point
+
+    [data]                               # the base config: the sections of a run's
+    dataset = "ml-1m"                    # config.toml, without its seed
+    [model]
+    name = "deep"
+    [train]
+    lr = 0.0001
+
+    [grid]                               # axes, crossed with each other and the variants
+    "model.layers" = [[512, 256, 512], [256, 512, 256]]
+
+    [[variants]]                         # named partial overrides
+    label = "zero"
+    [[variants]]
+    label = "average"
+    "model.input_fill" = "user_mean"     # or model = { input_fill = "user_mean" }
+
+    [[references]]                       # published figures shown beside ours
+    source = "notebook"
+    user_rmse = 0.856
+    match = { variant = "zero", "model.layers" = [512, 256, 512] }
+
+A baseline is a partial assignment of axes (``variant`` and grid keys): a row's baseline row
+is the row with those axes replaced, e.g. ``baseline = { variant = "zero", "model.layers" =
+[256, 512, 256] }`` compares every row with that one row. A string names a variant. A variant
+may have its own ``baseline = "<variant label>"``, which replaces the spec's ``variant``
+entry for its rows. Every error is one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aerec.config import read_toml
+from aerec.errors import ConfigError
+
+SECTIONS = ("data", "model", "train")
+TOP_KEYS = ("experiment", *SECTIONS, "grid", "variants", "references")
+EXPERIMENT_KEYS = ("name", "description", "seeds", "baseline")
+VARIANT_KEY = "variant"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named partial override of the base config (``overrides``: dotted key -> value).
+
+    baseline: the label of the variant this one is compared with (None: the spec's).
+    """
+
+    label: str
+    overrides: dict[str, Any]
+    baseline: str | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A published figure for the rows whose axes or config values match ``match``."""
+
+    source: str
+    match: dict[str, Any]
+    rmse: float | None = None
+    user_rmse: float | None = None
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """A parsed, validated spec; :func:`aerec.experiments.expand.expand_rows` expands it.
+
+    base: the nested base run config (sections data, model, train).
+    grid: dotted key -> the values of that axis, in order.
+    baseline: the spec-wide baseline assignment (axis -> value), empty for none.
+    """
+
+    name: str
+    seeds: tuple[int, ...]
+    base: dict[str, Any]
+    grid: dict[str, tuple[Any, ...]]
+    variants: tuple[Variant, ...] = ()
+    baseline: dict[str, Any] | None = None
+    references: tuple[Reference, ...] = ()
+    description: str = ""
+    where: str = "spec"
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        """The names of the axes a row varies along (``variant`` first, if any)."""
+        return ((VARIANT_KEY,) if self.variants else ()) + tuple(self.grid)
+
+
+def load_spec(path: str | Path) -> ExperimentSpec:
+    """Read and validate a spec file (see the module docstring for the format)."""
+    path = Path(path)
+    values = read_toml(path)
+    spec = parse_spec(values, default_name=path.stem, where=str(path))
+    from aerec.experiments.expand import expand_rows
+
+    expand_rows(spec)  # validates every row's config, the baselines and the references
+    return spec
+
+
+def parse_spec(values: dict[str, Any], default_name: str, where: str = "spec") -> ExperimentSpec:
+    """Build an :class:`ExperimentSpec` from a TOML dict; structural errors are one line."""
+    _check_keys(values, TOP_KEYS, where, "top-level key")
+    head = values.get("experiment", {})
+    if not isinstance(head, dict):
+        raise ConfigError(f"[experiment] in {where} must be a table")
+    _check_keys(head, EXPERIMENT_KEYS, f"{where} [experiment]", "key")
+    variants = _variants(values.get("variants", []), where)
+    baseline = head.get("baseline")
+    return ExperimentSpec(
+        name=_name(head.get("name", default_name), where),
+        seeds=parse_seeds(head.get("seeds"), where),
+        base={s: dict(_table(values, s, where)) for s in SECTIONS if s in values},
+        grid=_grid(values.get("grid", {}), where),
+        variants=variants,
+        baseline=None if baseline is None else _assignment(baseline, f"{where} baseline"),
+        references=_references(values.get("references", []), where),
+        description=str(head.get("description", "")).strip(),
+        where=where,
+    )
+
+
+def parse_seeds(seeds: Any, where: str = "spec") -> tuple[int, ...]:
+    """A non-empty list of distinct non-negative integers."""
+    if not isinstance(seeds, list | tuple) or not seeds:
+        raise ConfigError(f"{where}: seeds must be a non-empty list of integers, e.g. [1, 2, 3]")
+    if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        raise ConfigError(f"{where}: seeds must be integers >= 0, got {list(seeds)}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{where}: seeds must be distinct, got {list(seeds)}")
+    return tuple(seeds)
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested tables to dotted keys: ``{"model": {"layers": [1]}}`` -> ``{"model.layers": [1]}``."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def check_dotted(key: str, where: str) -> tuple[str, str]:
+    """Split ``section.key``; the section must be data, model or train."""
+    section, _, name = key.partition(".")
+    if section not in SECTIONS or not name or "." in name:
+        raise ConfigError(
+            f"{where}: {key!r} is not a config key; write section.key with section "
+            f"one of {', '.join(SECTIONS)} (e.g. model.activation)"
+        )
+    return section, name
+
+
+def _check_keys(values: dict, allowed: tuple[str, ...], where: str, what: str) -> None:
+    unknown = sorted(set(values) - set(allowed))
+    if unknown:
+        raise ConfigError(f"unknown {what} {unknown[0]!r} in {where}; valid: {', '.join(allowed)}")
+
+
+def _table(values: dict, key: str, where: str) -> dict:
+    table = values[key]
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{key}] in {where} must be a table")
+    return table
+
+
+def _name(name: Any, where: str) -> str:
+    if not isinstance(name, str) or not name.strip() or "/" in name or name.startswith("."):
+        raise ConfigError(f"{where}: experiment name must be a plain folder name, got {name!r}")
+    return name.strip()
+
+
+def _grid(grid: Any, where: str) -> dict[str, tuple[Any, ...]]:
+    if not isinstance(grid, dict):
+        raise ConfigError(f"[grid] in {where} must be a table of axes")
+    axes = {}
+    for key, values in flatten(grid).items():
+        check_dotted(key, f"{where} [grid]")
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{where} [grid] {key!r} must be a non-empty list of values")
+        if len({repr(v) for v in values}) != len(values):
+            raise ConfigError(f"{where} [grid] {key!r} lists a value twice: {values}")
+        axes[key] = tuple(values)
+    return axes
+
+
+def _variants(entries: Any, where: str) -> tuple[Variant, ...]:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"variants in {where} must be [[variants]] tables")
+    variants = []
+    for i, entry in enumerate(entries):
+        entry = dict(entry)
+        label, baseline = entry.pop("label", None), entry.pop("baseline", None)
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(f"{where}: [[variants]] number {i + 1} needs a label")
+        if baseline is not None and not isinstance(baseline, str):
+            raise ConfigError(f"{where}: variant {label!r} baseline must be a variant label")
+        overrides = flatten(entry)
+        for key in overrides:
+            check_dotted(key, f"{where} variant {label!r}")
+        variants.append(Variant(label.strip(), overrides, baseline))
+    labels = [v.label for v in variants]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"{where}: variant labels must be distinct, got {labels}")
+    return tuple(variants)
+
+
+def _assignment(value: Any, where: str) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {VARIANT_KEY: value}
+    if isinstance(value, dict) and value:
+        return flatten(value)
+    raise ConfigError(f"{where} must be a variant label or a table of axis values")
+
+
+def _references(entries: Any, where: str) -> tuple[Reference, ...]:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"references in {where} must be [[references]] tables")
+    refs = []
+    for i, entry in enumerate(entries):
+        here = f"{where} [[references]] number {i + 1}"
+        _check_keys(entry, ("source", "match", "rmse", "user_rmse"), here, "key")
+        figures = [entry.get(k) for k in ("rmse", "user_rmse")]
+        if all(f is None for f in figures) or not all(
+            f is None or (isinstance(f, int | float) and not isinstance(f, bool)) for f in figures
+        ):
+            raise ConfigError(f"{here} needs a number rmse or user_rmse")
+        match = entry.get("match")
+        if not isinstance(match, dict) or not match:
+            raise ConfigError(f"{here} needs a match table, e.g. match = {{ variant = 'zero' }}")
+        refs.append(
+            Reference(str(entry.get("source", "notebook")), flatten(match), *map(_float, figures))
+        )
+    return tuple(refs)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)

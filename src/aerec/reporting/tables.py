@@ -1,0 +1,161 @@
+"""The report's tables, formatted for reading: mean ± std, paired differences with CIs."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from aerec.experiments.stats import SAME, TOO_FEW, activity_columns
+
+if TYPE_CHECKING:
+    from aerec.reporting.collected import Experiment
+
+METRICS = ("test_rmse", "test_user_rmse", "test_mae", "best_epoch", "epochs_run", "train_seconds")
+SHORT_VERDICT = {SAME: "n.s.", TOO_FEW: "n < 2"}
+
+
+def overview_table(experiments: list[Experiment]) -> pd.DataFrame:
+    """One line per experiment: data, split, seeds, finished runs, command-line overrides."""
+    lines = []
+    for exp in experiments:
+        t = exp.table
+        overrides = {k: v for k, v in exp.info.get("overrides", {}).items() if v is not None}
+        lines.append(
+            {
+                "experiment": exp.name,
+                "dataset": _distinct(t, "dataset"),
+                "split": _distinct(t, "split"),
+                "split seed": _split_seed(t),
+                "seeds": _distinct(t, "seed"),
+                "configurations": t["row"].nunique() if not t.empty else 0,
+                "finished runs": len(t),
+                "overrides": ", ".join(f"--{k} {_plain(v)}" for k, v in overrides.items()),
+            }
+        )
+    return pd.DataFrame(lines)
+
+
+def results_table(table: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration: global RMSE first, per-user RMSE beside it, published figure."""
+    refs = table.groupby("row", sort=False)[["ref_source", "ref_rmse", "ref_user_rmse"]].first()
+    out = []
+    for s in summary.itertuples(index=False):
+        ref = refs.loc[s.row]
+        out.append(
+            {
+                "configuration": s.row,
+                "seeds": s.n,
+                "global RMSE": pm(s.test_rmse_mean, s.test_rmse_std),
+                "per-user RMSE": pm(s.test_user_rmse_mean, s.test_user_rmse_std),
+                "published": _published(ref),
+                "MAE": pm(s.test_mae_mean, s.test_mae_std),
+                "best epoch": f"{s.best_epoch_mean:.0f}",
+                "epochs run": f"{s.epochs_run_mean:.0f}",
+                "seconds / run": f"{s.train_seconds_mean:.0f}",
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def paired_table(global_: pd.DataFrame, per_user: pd.DataFrame) -> pd.DataFrame:
+    """Both metrics' paired comparisons side by side (from ``compare_to_baselines``)."""
+    out = []
+    for g, u in zip(global_.itertuples(), per_user.itertuples(), strict=True):
+        out.append(
+            {
+                "configuration": g.row,
+                "baseline": g.baseline,
+                "paired seeds": g.n,
+                "Δ global RMSE [95% CI]": diff_ci(g.mean_diff, g.ci_low, g.ci_high),
+                "verdict (global)": g.verdict,
+                "Δ per-user RMSE [95% CI]": diff_ci(u.mean_diff, u.ci_low, u.ci_high),
+                "verdict (per-user)": u.verdict,
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def activity_table(by_bucket: pd.DataFrame) -> pd.DataFrame:
+    """Configurations x buckets, each cell the paired difference, its CI and verdict;
+    buckets without paired values are left out."""
+    by_bucket = by_bucket[by_bucket["n"] > 0]
+    cells = by_bucket.assign(
+        cell=[
+            f"{diff_ci(r.mean_diff, r.ci_low, r.ci_high)} {SHORT_VERDICT.get(r.verdict, r.verdict)}"
+            for r in by_bucket.itertuples()
+        ],
+        configuration=by_bucket["row"] + " vs " + by_bucket["baseline"],
+    )
+    order = list(dict.fromkeys(cells["bucket"]))
+    wide = cells.pivot(index="configuration", columns="bucket", values="cell")
+    wide = wide.reindex(index=list(dict.fromkeys(cells["configuration"])), columns=order)
+    return wide.reset_index().fillna("")
+
+
+def bucket_means(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Rows x buckets mean and std of the test RMSE, and the mean rating count per bucket;
+    buckets without test ratings are left out."""
+    columns = [c for c in activity_columns(table) if table[c].notna().any()]
+    if not columns:
+        return pd.DataFrame(), pd.DataFrame(), pd.Series(dtype=float)
+    names = {c: c.removeprefix("rmse@") for c in columns}
+    grouped = table.sort_values("row_index").groupby("row", sort=False)[columns]
+    means, stds = grouped.mean().rename(columns=names), grouped.std().rename(columns=names)
+    counts = pd.Series(
+        {b: table.get(f"n@{b}", pd.Series(dtype=float)).mean() for b in names.values()}
+    )
+    return means, stds, counts
+
+
+def pm(mean: float, std: float, digits: int = 4) -> str:
+    """``mean ± std``; just the mean when the std is undefined (one seed)."""
+    if _nan(mean):
+        return ""
+    return f"{mean:.{digits}f}" if _nan(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def diff_ci(mean: float, low: float, high: float) -> str:
+    """``+0.0123 [+0.0046, +0.0200]``; the bare difference when the CI is undefined."""
+    if _nan(mean):
+        return ""
+    return f"{mean:+.4f}" if _nan(low) else f"{mean:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
+def _published(ref: pd.Series) -> str:
+    parts = []
+    if not _nan(ref["ref_rmse"]):
+        parts.append(f"{ref['ref_rmse']:.3f} global")
+    if not _nan(ref["ref_user_rmse"]):
+        parts.append(f"{ref['ref_user_rmse']:.3f} per-user")
+    return f"{', '.join(parts)} ({ref['ref_source']})" if parts else ""
+
+
+def _distinct(table: pd.DataFrame, column: str) -> str:
+    if column not in table or table.empty:
+        return ""
+    return ", ".join(_plain(v) for v in dict.fromkeys(table[column]))
+
+
+def _split_seed(table: pd.DataFrame) -> str:
+    if "split_seed" not in table or table.empty:
+        return ""
+    seeds = table["split_seed"]
+    return (
+        "= the run's seed"
+        if seeds.isna().all()
+        else _distinct(table.dropna(subset=["split_seed"]), "split_seed")
+    )
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _nan(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

@@ -1,0 +1,60 @@
+"""``aerec experiment run / collect`` end to end on a tiny spec."""
+
+from __future__ import annotations
+
+import pytest
+
+from aerec.cli import main
+from tests.experiments.tiny import TINY_SPEC, write_spec
+
+
+def run(args, capsys) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_run_then_collect(tmp_path, capsys):
+    spec = write_spec(tmp_path)
+    runs = tmp_path / "runs"
+    args = ["--runs-dir", str(runs), "--epochs", "1", "--seeds", "4,5"]
+    code, out, err = run(["experiment", "run", str(spec), *args, "--dry-run"], capsys)
+    assert code == 0 and "4 runs: 4 todo" in out and "sigmoid" in out
+    code, out, err = run(
+        ["experiment", "run", str(spec), *args, "--no-progress", "--threads", "1"], capsys
+    )
+    assert code == 0, err
+    assert "tiny: 4 runs: 0 done, 0 to resume, 4 to start" in err
+    assert "global RMSE" in out and "0.916 per-user (notebook)" in out
+    assert "elu  sigmoid" in out  # the paired comparison with the baseline
+    assert len(list((runs / "tiny").glob("*/metrics.json"))) == 4
+    code, again, err = run(["experiment", "collect", str(spec), *args], capsys)
+    assert code == 0 and again == out and "4 of 4 runs finished" in err
+    code, out, _ = run(["experiment", "run", str(spec), *args, "--dry-run"], capsys)
+    assert "4 runs: 4 done" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seeds", "a,b"], "not a comma-separated list of seeds"),
+        (["--seeds", "1,1"], "seeds must be distinct"),
+        (["--epochs", "0"], "--epochs must be >= 1"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tmp_path, capsys, args, message):
+    spec = write_spec(tmp_path)
+    code, _, err = run(["experiment", "run", str(spec), "--dry-run", *args], capsys)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_spec_is_a_one_line_error(tmp_path, capsys):
+    spec = write_spec(tmp_path, TINY_SPEC.replace("hidden = 8", "hiden = 8"))
+    code, _, err = run(["experiment", "run", str(spec), "--dry-run"], capsys)
+    assert code == 2 and "unknown key 'hiden'" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(["experiment", "collect", str(tmp_path / "nope.toml")], capsys)
+    assert code == 2 and "does not exist" in err
