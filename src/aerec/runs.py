@@ -41,6 +41,8 @@ class DataConfig:
     split_seed: seed of the split (None: the run's seed, so each seed is a new split).
     user_filter: keep only the users matching this pandas query over the users table, e.g.
         ``"age == 25 and gender == 'M'"`` (the notebook's demographic group model).
+    eval_filter: train on every user but validate and test only on the users matching this
+        query (to score an all-users model on a group's ratings).
     """
 
     dataset: str = "ml-1m"
@@ -49,6 +51,7 @@ class DataConfig:
     val_size: float | None = None
     split_seed: int | None = None
     user_filter: str | None = None
+    eval_filter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,16 @@ def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = Fal
         test_size=config.test_size,
         val_size=config.val_size,
     )
+    if config.eval_filter:
+        users = data.user_vocab.lookup(filter_users(raw, config.eval_filter).ratings["user"])
+        keep = np.isin(np.arange(data.n_users), users)
+        val, test = (p.take(np.flatnonzero(keep[p.users])) for p in (parts.val, parts.test))
+        report = parts.report | {
+            "eval_filter": config.eval_filter,
+            "n_val": len(val),
+            "n_test": len(test),
+        }
+        parts = Split(parts.train, val, test, report)
     return data, parts
 
 

@@ -1,0 +1,29 @@
+import numpy as np
+import pytest
+
+from aerec.errors import ConfigError
+from aerec.runs import DataConfig, load_data
+
+DATASET = "synthetic-300x150x15000"
+
+
+def test_user_filter_keeps_only_the_group():
+    data, _ = load_data(DataConfig(DATASET, user_filter="gender == 'F'"), seed=1)
+    women = set(data.users.index[data.users["gender"] == "F"])
+    assert set(data.user_vocab.ids) <= women and data.n_users < 300
+    assert "gender == 'F'" in data.name
+
+
+def test_eval_filter_trains_on_all_but_scores_the_group():
+    full, everyone = load_data(DataConfig(DATASET), seed=1)
+    data, parts = load_data(DataConfig(DATASET, eval_filter="gender == 'F'"), seed=1)
+    assert data.n_users == full.n_users and len(parts.train) == len(everyone.train)
+    women = data.user_vocab.lookup(data.users.index[data.users["gender"] == "F"])
+    assert np.isin(parts.test.users, women).all() and len(parts.test) < len(everyone.test)
+    assert parts.report["n_test"] == len(parts.test)
+
+
+@pytest.mark.parametrize("query", ["gender ==", "gender == 'X'"])
+def test_bad_filters_are_config_errors(query):
+    with pytest.raises(ConfigError):
+        load_data(DataConfig(DATASET, user_filter=query), seed=1)
