@@ -78,7 +78,8 @@ class AutoRecommender:
             val_batcher = RowBatcher(val_matrix, device)
         gen = torch.Generator().manual_seed(self.options.seed)
         self.model_ = self._build_model(matrix.shape[1], gen).to(device)
-        self.predictor_ = Predictor(self.model_, self.inputs_, self.train_config.eval_batch_size)
+        self.predictor_ = Predictor(self.model_, self.inputs_, self.train_config.eval_batch_size,
+                                    self.train_config.use_sparse(device))
         trainer = Trainer(
             self.model_,
             self.inputs_,

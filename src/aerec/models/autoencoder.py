@@ -13,6 +13,7 @@ from torch import nn
 
 from aerec.models.activations import activation, dropout
 from aerec.models.config import Architecture
+from aerec.training.sparse_ops import CellBatch, observed_linear, sparse_input_linear
 
 
 class AutoEncoder(nn.Module):
@@ -74,6 +75,40 @@ class AutoEncoder(nn.Module):
             if side is not None and (j == 0 or self.side_every_layer):
                 h = torch.cat([h, side], dim=1)
             h = act(F.linear(h, self.weight(j), layer.bias))
+            if j == self.code_layer and self.training:
+                h = dropout(h, self.code_dropout, generator)
+        return h
+
+    def forward_cells(
+        self,
+        inputs: CellBatch,
+        outputs: CellBatch,
+        fill_row: torch.Tensor | None,
+        fill_col: torch.Tensor | None,
+        side: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """The same function as :meth:`forward`, computed sparsely: the input rows are the fill
+        (``fill_row[:, None] + fill_col[None, :]``) plus ``inputs`` (rating minus fill at the
+        observed cells), and only the ``outputs`` cells are computed. Returns (nnz_out,)."""
+        last = len(self.layers) - 1
+        n_cols = inputs.n_cols
+        h = None
+        for j, (layer, act) in enumerate(zip(self.layers, self.activations, strict=True)):
+            weight = self.weight(j)
+            if j == 0:
+                z = sparse_input_linear(inputs, weight[:, :n_cols], layer.bias, fill_row, fill_col)
+                if side is not None:
+                    z = z + side @ weight[:, n_cols:].t()
+            else:
+                if side is not None and self.side_every_layer:
+                    h = torch.cat([h, side], dim=1)
+                z = (
+                    observed_linear(h, weight, layer.bias, outputs)
+                    if j == last
+                    else F.linear(h, weight, layer.bias)
+                )
+            h = act(z)
             if j == self.code_layer and self.training:
                 h = dropout(h, self.code_dropout, generator)
         return h

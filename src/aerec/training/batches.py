@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from aerec.data.matrix import InputFill, RatingMatrix
+from aerec.training.sparse_ops import CellBatch
 
 
 class RowBatcher:
@@ -33,7 +34,7 @@ class RowBatcher:
         row, col = matrix.fill_vectors(fill or InputFill())
         self.fill_row = torch.as_tensor(row, device=self.device)
         self.fill_col = torch.as_tensor(col, device=self.device)
-        self.side = None if side is None else torch.as_tensor(side, device=self.device)
+        self.side = None if side is None else torch.tensor(side, device=self.device)
 
     def row_counts(self) -> torch.Tensor:
         return self.indptr[1:] - self.indptr[:-1]
@@ -47,6 +48,11 @@ class RowBatcher:
         offsets = torch.arange(len(pos), device=self.device) - first[pos]
         cells = starts[pos] + offsets
         return pos, self.indices[cells], self.values[cells]
+
+    def cells(self, rows: torch.Tensor) -> CellBatch:
+        """The observed cells of ``rows``, CSR-style over the batch."""
+        pos, cols, vals = self.observed(rows)
+        return CellBatch.from_observed(pos, cols, vals, len(rows), self.n_cols)
 
     def inputs(self, rows: torch.Tensor) -> torch.Tensor:
         """Dense input rows: observed ratings, the fill elsewhere."""

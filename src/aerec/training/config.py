@@ -10,6 +10,8 @@ from aerec.errors import ConfigError
 from aerec.training.corruption import check_noise
 
 SCHEDULES = ("none", "plateau", "cosine")
+ENGINES = ("auto", "dense", "sparse")
+DENSE_ONLY_NOISES = ("gaussian", "dropout")
 LOSSES = ("row_mse", "mse")
 
 
@@ -30,6 +32,10 @@ class TrainConfig:
     refeed: dense re-feeding (Kuchaiev & Ginsburg 2017): after each step, feed the output
         back as input and take a second step towards reproducing it.
     eval_batch_size: rows per batch when predicting.
+    engine: ``dense`` (dense mini-batches, the notebook's method), ``sparse`` (only the
+        observed cells: the same function, computed from the sparse input to the observed
+        outputs; not with gaussian or dropout noise or re-feeding, which need every cell) or
+        ``auto`` (sparse on CPU where it applies, dense otherwise).
     """
 
     lr: float = 1e-3
@@ -43,6 +49,7 @@ class TrainConfig:
     noise_level: float = 0.0
     refeed: bool = False
     eval_batch_size: int = 1024
+    engine: str = "auto"
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.weight_decay < 0:
@@ -54,6 +61,24 @@ class TrainConfig:
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss {self.loss!r}; choose one of {LOSSES}")
         check_noise(self.noise, self.noise_level)
+        if self.engine not in ENGINES:
+            raise ConfigError(f"unknown engine {self.engine!r}; choose one of {ENGINES}")
+        if self.engine == "sparse" and not self.sparse_applies:
+            raise ConfigError(
+                "engine 'sparse' cannot train with gaussian or dropout noise or "
+                "re-feeding (they need every cell); use engine 'dense' or 'auto'"
+            )
+
+    @property
+    def sparse_applies(self) -> bool:
+        noisy = self.noise in DENSE_ONLY_NOISES and self.noise_level > 0
+        return not (noisy or self.refeed)
+
+    def use_sparse(self, device: torch.device) -> bool:
+        """Whether this config trains on the observed cells only, on ``device``."""
+        if self.engine == "auto":
+            return self.sparse_applies and device.type == "cpu"
+        return self.engine == "sparse"
 
 
 @dataclass(frozen=True)

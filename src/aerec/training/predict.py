@@ -7,18 +7,26 @@ training rating.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
-from aerec.models.autoencoder import AutoEncoder
 from aerec.training.batches import RowBatcher
+from aerec.training.sparse_ops import CellBatch
+
+if TYPE_CHECKING:
+    from aerec.models.autoencoder import AutoEncoder
 
 
 class Predictor:
     """Model outputs with the cold-start fallback applied."""
 
-    def __init__(self, model: AutoEncoder, inputs: RowBatcher, batch_size: int = 1024) -> None:
+    def __init__(
+        self, model: AutoEncoder, inputs: RowBatcher, batch_size: int = 1024, sparse: bool = False
+    ) -> None:
         self.model, self.inputs, self.batch_size = model, inputs, batch_size
+        self.sparse = sparse
         self.cold_rows = inputs.row_counts() == 0
         col_counts = torch.bincount(inputs.indices, minlength=inputs.n_cols)
         self.cold_cols = col_counts == 0
@@ -38,18 +46,38 @@ class Predictor:
         out = np.empty(len(rows), dtype=np.float32)
         if not len(rows):
             return out
-        order = np.argsort(rows, kind="stable")
-        sorted_rows = rows[order]
+        order = np.lexsort((cols, rows))
+        sorted_rows, sorted_cols = rows[order], cols[order]
         unique, first = np.unique(sorted_rows, return_index=True)
         bounds = np.append(first, len(rows))
-        device = self.inputs.device
         for a in range(0, len(unique), self.batch_size):
             b = min(a + self.batch_size, len(unique))
-            pred = self.rows(torch.as_tensor(unique[a:b], device=device))
-            seg = order[bounds[a] : bounds[b]]
-            local = np.searchsorted(unique[a:b], rows[seg])
-            values = pred[
-                torch.as_tensor(local, device=device), torch.as_tensor(cols[seg], device=device)
-            ]
-            out[seg] = values.cpu().numpy()
+            seg = slice(bounds[a], bounds[b])
+            local = np.searchsorted(unique[a:b], sorted_rows[seg])
+            out[order[seg]] = self._chunk(unique[a:b], local, sorted_cols[seg])
         return out
+
+    @torch.no_grad()
+    def _chunk(self, rows: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Predictions at (rows[local[k]], cols[k]); ``local`` ascending, cols sorted within."""
+        device = self.inputs.device
+        batch = torch.as_tensor(rows, device=device)
+        local_t = torch.as_tensor(local, device=device)
+        cols_t = torch.as_tensor(cols, device=device)
+        if not self.sparse:
+            return self.rows(batch)[local_t, cols_t].cpu().numpy()
+        self.model.eval()
+        inputs = self.inputs.cells(batch)
+        fill_row, fill_col = self.inputs.fill_row[batch], self.inputs.fill_col
+        outputs = CellBatch.from_observed(
+            local_t, cols_t, torch.zeros(len(cols), device=device), len(rows), self.inputs.n_cols
+        )
+        pred = self.model.forward_cells(
+            inputs.minus_fill(fill_row, fill_col),
+            outputs,
+            fill_row,
+            fill_col,
+            self.inputs.side_of(batch),
+        )
+        cold = self.cold_rows[batch][local_t] | self.cold_cols[cols_t]
+        return torch.where(cold, self.fallback, pred).cpu().numpy()

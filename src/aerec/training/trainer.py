@@ -13,18 +13,21 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from aerec.models.autoencoder import AutoEncoder
 from aerec.training import checkpoint as ckpt
 from aerec.training.batches import RowBatcher
 from aerec.training.config import RunOptions, TrainConfig
 from aerec.training.corruption import corrupt
 from aerec.training.losses import masked_mse, masked_se
 from aerec.training.predict import Predictor
+
+if TYPE_CHECKING:
+    from aerec.models.autoencoder import AutoEncoder
 
 
 @dataclass
@@ -63,7 +66,8 @@ class Trainer:
     ) -> None:
         self.model, self.train, self.val = model, train, val
         self.config, self.options, self.scale = config, options, scale
-        self.predictor = Predictor(model, train, config.eval_batch_size)
+        self.sparse = config.use_sparse(train.device)
+        self.predictor = Predictor(model, train, config.eval_batch_size, self.sparse)
         self.optimizer = torch.optim.Adam(
             model.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
@@ -141,26 +145,57 @@ class Trainer:
         rng, gen = epoch_generators(self.options.seed, epoch, self.train.device)
         order = self.rows[torch.as_tensor(rng.permutation(len(self.rows)), device=self.rows.device)]
         loss_sum, se_sum, n_cells = 0.0, 0.0, 0
-        low, high = self.scale
+        step = self._sparse_step if self.sparse else self._dense_step
         for batch in order.split(self.config.batch_size):
-            x = self.train.inputs(batch)
-            target, mask = self.train.targets(batch)
-            side = self.train.side_of(batch)
-            fill = self.train.fill_row[batch, None] + self.train.fill_col[None, :]
-            x = corrupt(x, mask, fill, self.config.noise, self.config.noise_level, gen)
-            pred = self.model(x, side, gen)
-            loss = self._loss(pred, target, mask)
-            self._step(loss + self.model.l2_penalty())
-            if self.config.refeed:
-                self._refeed(pred.detach(), side, gen)
-            with torch.no_grad():
-                loss_sum += loss.item() * len(batch)
-                se_sum += masked_se(pred.clamp(low, high), target, mask).sum().item()
-                n_cells += int(mask.sum().item())
+            loss, se, n = step(batch, gen)
+            loss_sum += loss * len(batch)
+            se_sum += se
+            n_cells += n
         return {
             "train_loss": loss_sum / max(len(order), 1),
             "train_rmse": math.sqrt(se_sum / max(n_cells, 1)),
         }
+
+    def _dense_step(self, batch: torch.Tensor, gen) -> tuple[float, float, int]:
+        """One step on dense rows; returns (loss, squared error of clipped predictions, cells)."""
+        x = self.train.inputs(batch)
+        target, mask = self.train.targets(batch)
+        side = self.train.side_of(batch)
+        fill = self.train.fill_row[batch, None] + self.train.fill_col[None, :]
+        x = corrupt(x, mask, fill, self.config.noise, self.config.noise_level, gen)
+        pred = self.model(x, side, gen)
+        loss = self._loss(pred, target, mask)
+        self._step(loss + self.model.l2_penalty())
+        if self.config.refeed:
+            self._refeed(pred.detach(), side, gen)
+        with torch.no_grad():
+            se = masked_se(pred.clamp(*self.scale), target, mask).sum().item()
+        return loss.item(), se, int(mask.sum().item())
+
+    def _sparse_step(self, batch: torch.Tensor, gen) -> tuple[float, float, int]:
+        """The same step computed on the observed cells only (see AutoEncoder.forward_cells)."""
+        cells = self.train.cells(batch)
+        fill_row, fill_col = self.train.fill_row[batch], self.train.fill_col
+        delta = cells.minus_fill(fill_row, fill_col)
+        if self.config.noise == "maskout" and self.config.noise_level > 0:
+            keep = torch.empty_like(delta.values).bernoulli_(
+                1 - self.config.noise_level, generator=gen
+            )
+            delta = delta.with_values(delta.values * keep)
+        pred = self.model.forward_cells(
+            delta, cells, fill_row, fill_col, self.train.side_of(batch), gen
+        )
+        err = (pred - cells.values).square()
+        if self.config.loss == "row_mse":
+            per_row = torch.zeros(len(batch), device=err.device).index_add_(0, cells.rows, err)
+            counts = (cells.indptr[1:] - cells.indptr[:-1]).clamp(min=1)
+            loss = (per_row / counts).mean()
+        else:
+            loss = err.sum() / max(cells.nnz, 1)
+        self._step(loss + self.model.l2_penalty())
+        with torch.no_grad():
+            se = (pred.clamp(*self.scale) - cells.values).square().sum().item()
+        return loss.item(), se, cells.nnz
 
     def _loss(self, pred, target, mask) -> torch.Tensor:
         if self.config.loss == "row_mse":
@@ -178,41 +213,25 @@ class Trainer:
         loss = (pred - output).square().mean()
         self._step(loss + self.model.l2_penalty())
 
-    @torch.no_grad()
     def evaluate(self, target: RowBatcher) -> dict:
-        """Loss (as trained), RMSE and per-user RMSE of clipped predictions on ``target``."""
-        self.model.eval()
-        rows = torch.nonzero(target.row_counts() > 0).squeeze(1)
-        low, high = self.scale
-        loss_sum, se_sum, n = 0.0, 0.0, 0
-        user_se = torch.zeros(
-            target.n_rows if self._user_rows else target.n_cols, device=target.device
-        )
-        user_n = torch.zeros_like(user_se)
-        for batch in rows.split(self.config.eval_batch_size):
-            pred = self.predictor.rows(batch)
-            t, mask = target.targets(batch)
-            loss_sum += masked_mse(pred, t, mask).sum().item()
-            err = (mask * (t - pred.clamp(low, high))).square()
-            se_sum += err.sum().item()
-            n += int(mask.sum().item())
-            if self._user_rows:
-                user_se[batch] += err.sum(1)
-                user_n[batch] += mask.sum(1)
-            else:
-                user_se += err.sum(0)
-                user_n += mask.sum(0)
+        """Loss (per-row masked MSE), RMSE and per-user RMSE of clipped predictions on the
+        ratings of ``target`` (same layout as the training rows)."""
+        csr_rows = np.repeat(np.arange(target.n_rows), target.row_counts().cpu().numpy())
+        cols = target.indices.cpu().numpy()
+        true = target.values.cpu().numpy().astype(np.float64)
+        pred = self.predictor.cells(csr_rows, cols).astype(np.float64)
+        row_n = np.bincount(csr_rows, minlength=target.n_rows)
+        row_se = np.bincount(csr_rows, weights=(pred - true) ** 2, minlength=target.n_rows)
+        clipped = (np.clip(pred, *self.scale) - true) ** 2
+        users = csr_rows if self.train.based == "user" else cols
+        user_n = np.bincount(users)
+        user_se = np.bincount(users, weights=clipped)
         seen = user_n > 0
-        per_user = (user_se[seen] / user_n[seen]).sqrt().mean().item()
         return {
-            "loss": loss_sum / max(len(rows), 1),
-            "rmse": math.sqrt(se_sum / max(n, 1)),
-            "user_rmse": per_user,
+            "loss": float(np.mean(row_se[row_n > 0] / row_n[row_n > 0])),
+            "rmse": float(np.sqrt(clipped.mean())),
+            "user_rmse": float(np.mean(np.sqrt(user_se[seen] / user_n[seen]))),
         }
-
-    @property
-    def _user_rows(self) -> bool:
-        return self.train.based == "user"
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):

@@ -1,0 +1,372 @@
+"""Linear layers that touch only the observed cells of a batch of rating rows.
+
+A dense AutoRec step multiplies every batch row over all ``n`` columns, although the input
+differs from its fill only at observed cells and the loss reads only observed outputs:
+
+* :func:`sparse_input_linear` is the encoder, ``(fill + delta) @ W.T + b``, computed as a
+  sparse-dense product over ``delta`` plus rank-one corrections for the fill;
+* :func:`observed_linear` is the decoder evaluated only at the observed cells (a sampled
+  dense-dense product, SDDMM).
+
+On the CPU both run fused numba kernels, parallel over batch rows, or over columns for the
+weight gradients: no two threads write the same output and every sum runs in an order fixed by
+the cells alone, so results are bitwise reproducible from run to run. The encoder reads its
+weight one input column at a time: a weight passed as ``weight_t.t()`` with ``weight_t`` a
+contiguous (n_cols x out) tensor costs no copy, and its gradient comes back in that layout; a
+plain (out x n_cols) weight costs one transposing copy per forward. Elsewhere (CUDA), with
+``USE_NUMBA = False``, or without numba installed, both fall back to plain torch (densify,
+matmul, gather): simple and correct, not fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - numba is optional; the torch path still works
+    numba = None
+
+USE_NUMBA = True
+"""Use the numba kernels for CPU tensors (set False to force the torch fallback)."""
+
+if numba is not None:
+    _kernel = numba.njit(parallel=True, fastmath=True, cache=True)
+    _serial = numba.njit(cache=True)
+    _prange = numba.prange
+else:  # pragma: no cover
+
+    def _kernel(fn):
+        return fn
+
+    _serial = _kernel
+    _prange = range
+
+
+@dataclass(frozen=True, eq=False)
+class CellBatch:
+    """Observed cells of a batch of rows, CSR-style over the batch."""
+
+    indptr: torch.Tensor
+    """int64 (B+1,): the cells of batch row ``r`` are ``indptr[r]:indptr[r+1]``."""
+    cols: torch.Tensor
+    """int64 (nnz,): column of each cell, sorted within each row."""
+    values: torch.Tensor
+    """float32 (nnz,): the value of each cell (a rating, or a rating minus its fill)."""
+    n_cols: int
+    """Number of columns of the full matrix."""
+    _cache: dict = field(default_factory=dict, init=False, repr=False)
+    """Helper indices built on first use; shared with :meth:`with_values` copies."""
+
+    @classmethod
+    def from_observed(
+        cls,
+        pos: torch.Tensor,
+        cols: torch.Tensor,
+        values: torch.Tensor,
+        n_rows_in_batch: int,
+        n_cols: int,
+    ) -> CellBatch:
+        """From (position in batch, column, value) sorted by position then column, as
+        :meth:`RowBatcher.observed` returns them."""
+        counts = torch.bincount(pos, minlength=n_rows_in_batch)
+        indptr = torch.zeros(n_rows_in_batch + 1, dtype=torch.int64, device=pos.device)
+        torch.cumsum(counts, 0, out=indptr[1:])
+        batch = cls(indptr, cols.to(torch.int64).contiguous(), values.contiguous(), n_cols)
+        batch._cache["rows"] = pos.to(torch.int64).contiguous()
+        return batch
+
+    @property
+    def n_rows(self) -> int:
+        return self.indptr.shape[0] - 1
+
+    @property
+    def nnz(self) -> int:
+        return self.cols.shape[0]
+
+    @property
+    def rows(self) -> torch.Tensor:
+        """int64 (nnz,): batch row of each cell."""
+        if "rows" not in self._cache:
+            counts = self.indptr[1:] - self.indptr[:-1]
+            positions = torch.arange(self.n_rows, device=counts.device)
+            self._cache["rows"] = torch.repeat_interleave(positions, counts)
+        return self._cache["rows"]
+
+    @property
+    def by_column(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The cells ordered by column (stable: rows ascending within a column), as numpy
+        arrays: column indptr (n_cols+1,), cell index (nnz,), batch row (nnz,). CPU only."""
+        if "by_column" not in self._cache:
+            self._cache["by_column"] = _column_index(_np(self.indptr), _np(self.cols), self.n_cols)
+        return self._cache["by_column"]
+
+    def with_values(self, values: torch.Tensor) -> CellBatch:
+        """The same cells holding ``values``; shares the helper indices (built or not yet)."""
+        other = CellBatch(self.indptr, self.cols, values.contiguous(), self.n_cols)
+        object.__setattr__(other, "_cache", self._cache)
+        return other
+
+    def minus_fill(self, fill_row: torch.Tensor | None, fill_col: torch.Tensor | None) -> CellBatch:
+        """``values - fill`` at each cell: the ``delta`` that :func:`sparse_input_linear` takes."""
+        values = self.values
+        if fill_row is not None:
+            values = values - fill_row[self.rows]
+        if fill_col is not None:
+            values = values - fill_col[self.cols]
+        return self.with_values(values)
+
+    def dense(
+        self, fill_row: torch.Tensor | None = None, fill_col: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(B x n_cols): ``fill_row[:, None] + fill_col[None, :]``, plus the values at the cells."""
+        x = torch.zeros(
+            self.n_rows, self.n_cols, dtype=self.values.dtype, device=self.values.device
+        )
+        if fill_row is not None:
+            x += fill_row[:, None]
+        if fill_col is not None:
+            x += fill_col[None, :]
+        x[self.rows, self.cols] += self.values
+        return x
+
+
+def sparse_input_linear(
+    delta: CellBatch,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    fill_row: torch.Tensor | None,
+    fill_col: torch.Tensor | None,
+) -> torch.Tensor:
+    """(B x out) = dense_input @ weight.T + bias, where dense_input = fill_row[:,None] +
+    fill_col[None,:] with the observed cells replaced: i.e. delta.values hold (rating - fill)
+    at observed cells. weight is (out x n_cols); gradient flows to weight and bias only (not to
+    the input). fill_row (B,) / fill_col (n_cols,) may be None (zero)."""
+    if weight.shape[1] != delta.n_cols:
+        raise ValueError(f"weight has {weight.shape[1]} input columns, the cells {delta.n_cols}")
+    if not _numba_for(weight):
+        x = delta.dense(fill_row, fill_col).detach().to(weight.dtype)
+        return torch.nn.functional.linear(x, weight, bias)
+    return _SparseInputLinear.apply(weight, bias, delta, fill_row, fill_col)
+
+
+def observed_linear(
+    h: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, cells: CellBatch
+) -> torch.Tensor:
+    """(nnz,) = for each observed cell p in row r, column j: weight[j] · h[r] + bias[j].
+    weight is (n_cols x k) (like nn.Linear(k, n_cols).weight), h (B x k); gradients flow to h,
+    weight and bias."""
+    if weight.shape[0] != cells.n_cols or h.shape[0] != cells.n_rows:
+        raise ValueError(
+            f"weight {tuple(weight.shape)} and h {tuple(h.shape)} do not fit cells of "
+            f"{cells.n_rows} rows x {cells.n_cols} columns"
+        )
+    if not _numba_for(h):
+        return torch.nn.functional.linear(h, weight, bias)[cells.rows, cells.cols]
+    return _ObservedLinear.apply(h, weight, bias, cells)
+
+
+def _numba_for(t: torch.Tensor) -> bool:
+    return USE_NUMBA and numba is not None and t.device.type == "cpu"
+
+
+class _SparseInputLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, weight, bias, delta, fill_row, fill_col):
+        w = weight.detach()
+        wt = w.t().contiguous()  # (n x out): the weights of a cell's column are one row
+        fill_row, fill_col = _nonzero(_cast(fill_row, wt)), _nonzero(_cast(fill_col, wt))
+        base = _zeros(wt.shape[1], wt) if bias is None else _cast(bias, wt).clone()
+        if fill_col is not None:
+            base += fill_col @ wt
+        col_sum = None if fill_row is None else wt.sum(0)
+        values = _cast(delta.values, wt)
+        out = torch.empty(delta.n_rows, wt.shape[1], dtype=wt.dtype)
+        _by_row(delta, values, wt, out, fill_row, col_sum, base)
+        ctx.delta, ctx.values, ctx.has_bias = delta, values, bias is not None
+        ctx.transposed = not w.is_contiguous() and w.t().is_contiguous()
+        ctx.save_for_backward(fill_row, fill_col)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        fill_row, fill_col = ctx.saved_tensors
+        grad = grad.contiguous()
+        grad_sum = grad.sum(0)
+        grad_weight = None
+        if ctx.needs_input_grad[0]:  # X.T @ grad, with X = fill_row 1.T + 1 fill_col.T + delta
+            n_cols, n_out = ctx.delta.n_cols, grad.shape[1]
+            row_term = None if fill_row is None else fill_row @ grad
+            args = (ctx.delta, ctx.values, grad, fill_col, grad_sum, row_term)
+            if ctx.transposed:  # the weight is a view of an (n x out) tensor: match its layout
+                grad_weight = torch.empty(n_cols, n_out, dtype=grad.dtype)
+                _by_column(*args, out=grad_weight, sums=torch.empty(n_cols, dtype=grad.dtype))
+                grad_weight = grad_weight.t()
+            else:
+                grad_weight = torch.empty(n_out, n_cols, dtype=grad.dtype)
+                _by_column(*args, out_t=grad_weight)
+        grad_bias = grad_sum if ctx.has_bias and ctx.needs_input_grad[1] else None
+        return grad_weight, grad_bias, None, None, None
+
+
+class _ObservedLinear(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, h, weight, bias, cells):
+        h, weight, bias = h.detach().contiguous(), _cast(weight, h), _cast(bias, h)
+        out = torch.empty(cells.nnz, dtype=h.dtype)
+        _row_sddmm(_np(cells.indptr), _np(cells.cols), _np(h), _np(weight), _np(bias), out.numpy())
+        ctx.cells = cells
+        ctx.save_for_backward(h, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        h, weight = ctx.saved_tensors
+        cells, grad = ctx.cells, grad.contiguous()
+        grad_h = grad_weight = grad_bias = None
+        if ctx.needs_input_grad[0]:
+            grad_h = torch.empty_like(h)
+            _by_row(cells, grad, weight, grad_h)
+        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
+            grad_weight = torch.empty_like(weight)
+            grad_bias = torch.empty(weight.shape[0], dtype=h.dtype)
+            _by_column(cells, grad, h, out=grad_weight, sums=grad_bias)
+        return grad_h, grad_weight, grad_bias, None
+
+
+def _by_row(cells, values, mat, out, a=None, u=None, v=None) -> None:
+    """``out[r] = a[r] * u + v + sum_(p in row r) values[p] * mat[cols[p]]`` (None: zero)."""
+    n_rows, k = out.shape
+    a, u, v = _or_zeros(a, n_rows, out), _or_zeros(u, k, out), _or_zeros(v, k, out)
+    _row_spmm(_np(cells.indptr), _np(cells.cols), _np(values), _np(mat), a, u, v, out.numpy())
+
+
+def _by_column(cells, values, mat, a=None, u=None, v=None, *, out=None, sums=None, out_t=None):
+    """``out[j] = a[j] * u + v + sum_(p in column j) values[p] * mat[row of p]`` (None: zero),
+    and ``sums[j] = sum_(p in column j) values[p]``; or the same written transposed into
+    ``out_t`` (no sums)."""
+    n_cols, k = cells.n_cols, mat.shape[1]
+    like = out if out is not None else out_t
+    a, u, v = _or_zeros(a, n_cols, like), _or_zeros(u, k, like), _or_zeros(v, k, like)
+    cptr, cell_ids, rows = cells.by_column
+    if out_t is not None:
+        _col_spmm_t(cptr, cell_ids, rows, _np(values), _np(mat), a, u, v, out_t.numpy())
+    else:
+        _col_spmm(cptr, cell_ids, rows, _np(values), _np(mat), a, u, v, out.numpy(), sums.numpy())
+
+
+def _nonzero(t: torch.Tensor | None) -> torch.Tensor | None:
+    """None for a fill that is all zero (it adds nothing), else ``t``."""
+    return None if t is None or not bool(t.any()) else t
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    """A numpy view of a CPU tensor (a contiguous copy first where it is not contiguous)."""
+    return t.detach().contiguous().numpy()
+
+
+def _cast(t: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+    return None if t is None else t.detach().to(like.dtype).contiguous()
+
+
+def _zeros(n: int, like: torch.Tensor) -> torch.Tensor:
+    return torch.zeros(n, dtype=like.dtype)
+
+
+def _or_zeros(t: torch.Tensor | None, n: int, like: torch.Tensor) -> np.ndarray:
+    return np.zeros(n, dtype=like.numpy().dtype) if t is None else _np(t)
+
+
+@_serial
+def _column_index(indptr, cols, n_cols):
+    """Counting sort of the cells by column, stable (rows ascending within a column)."""
+    nnz = cols.shape[0]
+    cptr = np.zeros(n_cols + 1, dtype=np.int64)
+    for p in range(nnz):
+        cptr[cols[p] + 1] += 1
+    for j in range(n_cols):
+        cptr[j + 1] += cptr[j]
+    fill = cptr[:-1].copy()
+    cells = np.empty(nnz, dtype=np.int64)
+    rows = np.empty(nnz, dtype=np.int64)
+    for r in range(indptr.shape[0] - 1):
+        for p in range(indptr[r], indptr[r + 1]):
+            q = fill[cols[p]]
+            fill[cols[p]] = q + 1
+            cells[q] = p
+            rows[q] = r
+    return cptr, cells, rows
+
+
+@_kernel
+def _row_spmm(indptr, cols, vals, mat, a, u, v, out):
+    """out[r] = a[r] * u + v + sum over the cells p of row r of vals[p] * mat[cols[p]]."""
+    k = out.shape[1]
+    for r in _prange(out.shape[0]):
+        ar = a[r]
+        for t in range(k):
+            out[r, t] = ar * u[t] + v[t]
+        for p in range(indptr[r], indptr[r + 1]):
+            x = vals[p]
+            c = cols[p]
+            for t in range(k):
+                out[r, t] += x * mat[c, t]
+
+
+@_kernel
+def _col_spmm(cptr, cells, rows, vals, mat, a, u, v, out, sums):
+    """out[j] = a[j] * u + v + sum over the cells q of column j of vals[q] * mat[row of q];
+    sums[j] = sum of vals over column j. Parallel over columns: each writes its own row."""
+    k = out.shape[1]
+    for j in _prange(out.shape[0]):
+        aj = a[j]
+        for t in range(k):
+            out[j, t] = aj * u[t] + v[t]
+        total = vals.dtype.type(0)
+        for q in range(cptr[j], cptr[j + 1]):
+            x = vals[cells[q]]
+            r = rows[q]
+            total += x
+            for t in range(k):
+                out[j, t] += x * mat[r, t]
+        sums[j] = total
+
+
+@_kernel
+def _row_sddmm(indptr, cols, h, w, bias, out):
+    """out[p] = w[cols[p]] · h[r] + bias[cols[p]] for every cell p of every row r."""
+    k = h.shape[1]
+    for r in _prange(h.shape[0]):
+        for p in range(indptr[r], indptr[r + 1]):
+            c = cols[p]
+            acc = h.dtype.type(0)
+            for t in range(k):
+                acc += h[r, t] * w[c, t]
+            out[p] = acc + bias[c]
+
+
+_BLOCK = 16
+"""Columns per block in :func:`_col_spmm_t`: one 64-byte cache line of float32."""
+
+
+@_kernel
+def _col_spmm_t(cptr, cells, rows, vals, mat, a, u, v, out_t):
+    """:func:`_col_spmm` written transposed: ``out_t[:, j]`` (k x n_cols), with no sums. Parallel
+    over blocks of columns, each summed in a local buffer and then written a line at a time."""
+    k, n = out_t.shape
+    for b in _prange((n + _BLOCK - 1) // _BLOCK):
+        j0 = b * _BLOCK
+        j1 = min(j0 + _BLOCK, n)
+        local = np.zeros((_BLOCK, k), dtype=out_t.dtype)
+        for j in range(j0, j1):
+            for q in range(cptr[j], cptr[j + 1]):
+                x = vals[cells[q]]
+                r = rows[q]
+                for t in range(k):
+                    local[j - j0, t] += x * mat[r, t]
+        for t in range(k):
+            for j in range(j0, j1):
+                out_t[t, j] = local[j - j0, t] + a[j] * u[t] + v[t]

@@ -1,0 +1,137 @@
+"""The sparse engine computes the same function as the dense one, only on observed cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from aerec.data.matrix import InputFill, RatingMatrix
+from aerec.data.side import item_features, user_features
+from aerec.data.splits import split
+from aerec.errors import ConfigError
+from aerec.models import AutoEncoder, model_config
+from aerec.recommender import AutoRecommender
+from aerec.training import RunOptions, TrainConfig
+from aerec.training.batches import RowBatcher
+from tests.helpers import toy_encoded
+
+VARIANTS = {
+    "u-autorec-zero": ("autorec", {"based": "user", "hidden": 20}),
+    "u-autorec-user-mean": (
+        "autorec",
+        {
+            "based": "user",
+            "hidden": 20,
+            "input_fill": "user_mean",
+            "activation": "elu",
+            "last_activation": "elu",
+        },
+    ),
+    "i-autorec-item-mean": ("autorec", {"based": "item", "hidden": 20, "input_fill": "item_mean"}),
+    "i-autorec-user-mean-genres": (
+        "autorec",
+        {"based": "item", "hidden": 20, "input_fill": "user_mean", "side": "input"},
+    ),
+    "deep-side-every-layer": (
+        "deep",
+        {"layers": (16, 8, 16), "side": "every_layer", "dropout": 0.0},
+    ),
+    "deep-tied-fill-3": (
+        "deep",
+        {"layers": (16, 8, 16), "tied": True, "fill_value": 3.0, "dropout": 0.0},
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return toy_encoded(n_users=60, n_items=40, seed=4)
+
+
+def _setup(data, name):
+    model_name, params = VARIANTS[name]
+    config = model_config(model_name, **params)
+    matrix = RatingMatrix.build(data.interactions, data.n_users, data.n_items, config.based)
+    side = None
+    if config.side != "none":
+        info = user_features(data) if config.based == "user" else item_features(data)
+        side = info.matrix
+    batcher = RowBatcher(matrix, "cpu", config.fill, side)
+    n_side = 0 if side is None else side.shape[1]
+    model = AutoEncoder(
+        matrix.shape[1],
+        config.architecture(),
+        n_side,
+        config.side == "every_layer",
+        torch.Generator().manual_seed(0),
+    )
+    return model, batcher
+
+
+def _both(model, batcher, rows):
+    cells = batcher.cells(rows)
+    fill_row, fill_col = batcher.fill_row[rows], batcher.fill_col
+    sparse = model.forward_cells(
+        cells.minus_fill(fill_row, fill_col), cells, fill_row, fill_col, batcher.side_of(rows)
+    )
+    dense = model(batcher.inputs(rows), batcher.side_of(rows))[cells.rows, cells.cols]
+    return sparse, dense, cells
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_forward_and_gradients_match_the_dense_model(data, name):
+    model, batcher = _setup(data, name)
+    rows = torch.tensor([0, 3, 5, 11, 30])
+    sparse, dense, cells = _both(model, batcher, rows)
+    assert torch.allclose(sparse, dense, atol=1e-5, rtol=1e-5)
+    grads = []
+    for pred in (sparse, dense):
+        model.zero_grad()
+        (pred - cells.values).square().mean().backward(retain_graph=True)
+        grads.append([p.grad.clone() for p in model.parameters()])
+    for g_sparse, g_dense in zip(*grads, strict=True):
+        assert torch.allclose(g_sparse, g_dense, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("loss", ["row_mse", "mse"])
+def test_training_with_either_engine_gives_the_same_curves(data, loss):
+    parts = split(data, "stratified", seed=0)
+    histories = []
+    for engine in ("dense", "sparse"):
+        config = TrainConfig(epochs=4, patience=0, lr=3e-3, batch_size=16, loss=loss, engine=engine)
+        rec = AutoRecommender(
+            "autorec", config, RunOptions(seed=1), based="user", hidden=20, input_fill="user_mean"
+        ).fit(data, parts.train, parts.val)
+        histories.append(
+            np.array([[r["train_loss"], r["val_rmse"], r["val_user_rmse"]] for r in rec.history_])
+        )
+    assert np.allclose(histories[0], histories[1], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "train",
+    [
+        {"noise": "gaussian", "noise_level": 0.1},
+        {"refeed": True},
+        {"noise": "dropout", "noise_level": 0.1},
+    ],
+)
+def test_sparse_engine_refuses_what_needs_every_cell(train):
+    with pytest.raises(ConfigError, match="engine 'sparse'"):
+        TrainConfig(engine="sparse", **train)
+    assert not TrainConfig(engine="auto", **train).use_sparse(torch.device("cpu"))
+
+
+def test_auto_engine_is_sparse_on_cpu_only():
+    assert TrainConfig().use_sparse(torch.device("cpu"))
+    assert not TrainConfig().use_sparse(torch.device("cuda"))
+    assert not TrainConfig(engine="dense").use_sparse(torch.device("cpu"))
+
+
+def test_fill_is_honoured_by_both_engines(data):
+    model, _ = _setup(data, "u-autorec-zero")
+    matrix = RatingMatrix.build(data.interactions, data.n_users, data.n_items)
+    batcher = RowBatcher(matrix, "cpu", InputFill("constant", 4.0))
+    sparse, dense, _ = _both(model, batcher, torch.arange(10))
+    assert torch.allclose(sparse, dense, atol=1e-5)

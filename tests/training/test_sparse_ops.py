@@ -1,0 +1,209 @@
+"""The sparse encoder and observed-cell decoder against dense references: same values and
+gradients, on the numba kernels and the torch fallback, bitwise reproducible."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+
+from aerec.data.matrix import InputFill, RatingMatrix
+from aerec.training import sparse_ops
+from aerec.training.batches import RowBatcher
+from aerec.training.sparse_ops import CellBatch, observed_linear, sparse_input_linear
+
+# (rows in batch, columns, hidden); 37 and 40 columns leave partial 16-column blocks.
+SHAPES = [(1, 7, 3), (6, 37, 16), (9, 40, 21)]
+FILLS = ["none", "row", "col", "both"]
+
+
+@pytest.fixture(params=["numba", "torch"])
+def backend(request, monkeypatch):
+    """Run a test on the numba kernels and again on the forced torch fallback."""
+    monkeypatch.setattr(sparse_ops, "USE_NUMBA", request.param == "numba")
+    return request.param
+
+
+def _problem(n_rows, n_cols, hidden, fill="both", seed=0):
+    """Random cells (row 0 empty and row 1 full when there are rows enough), fills, weights."""
+    gen = torch.Generator().manual_seed(seed)
+    mask = torch.rand(n_rows, n_cols, generator=gen) < 0.3
+    if n_rows >= 3:
+        mask[0], mask[1] = False, True
+    pos, cols = mask.nonzero(as_tuple=True)
+    ratings = torch.randint(1, 6, (len(pos),), generator=gen).float()
+    cells = CellBatch.from_observed(pos, cols, ratings, n_rows, n_cols)
+    fill_row = torch.rand(n_rows, generator=gen) * 5 if fill in ("row", "both") else None
+    fill_col = torch.rand(n_cols, generator=gen) * 5 if fill in ("col", "both") else None
+    return {
+        "cells": cells,
+        "fill_row": fill_row,
+        "fill_col": fill_col,
+        "w_in": torch.randn(hidden, n_cols, generator=gen, requires_grad=True),
+        "b_in": torch.randn(hidden, generator=gen, requires_grad=True),
+        "h": torch.rand(n_rows, hidden, generator=gen, requires_grad=True),
+        "w_out": torch.randn(n_cols, hidden, generator=gen, requires_grad=True),
+        "b_out": torch.randn(n_cols, generator=gen, requires_grad=True),
+    }
+
+
+def _dense_input(p):
+    """The dense batch the trainer builds: the fill, with the ratings at observed cells."""
+    cells = p["cells"]
+    x = torch.zeros(cells.n_rows, cells.n_cols, dtype=cells.values.dtype)
+    if p["fill_row"] is not None:
+        x += p["fill_row"][:, None]
+    if p["fill_col"] is not None:
+        x += p["fill_col"][None, :]
+    x[cells.rows, cells.cols] = cells.values
+    return x
+
+
+def _encode(p):
+    delta = p["cells"].minus_fill(p["fill_row"], p["fill_col"])
+    return sparse_input_linear(delta, p["w_in"], p["b_in"], p["fill_row"], p["fill_col"])
+
+
+def _decode(p):
+    return observed_linear(p["h"], p["w_out"], p["b_out"], p["cells"])
+
+
+def _grads(out, inputs, seed=1):
+    upstream = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed))
+    return torch.autograd.grad(out, inputs, upstream.to(out.dtype))
+
+
+def _close(actual, expected, rtol):
+    scale = expected.abs().max().item() if expected.numel() else 1.0
+    torch.testing.assert_close(actual, expected, rtol=rtol, atol=rtol * max(scale, 1.0))
+
+
+@pytest.mark.parametrize("fill", FILLS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sparse_input_linear_matches_dense(backend, shape, fill):
+    p = _problem(*shape, fill=fill)
+    out = _encode(p)
+    expected = F.linear(_dense_input(p), p["w_in"], p["b_in"])
+    _close(out, expected, 1e-5)
+    params = (p["w_in"], p["b_in"])
+    for got, want in zip(_grads(out, params), _grads(expected, params), strict=True):
+        _close(got, want, 1e-4)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_observed_linear_matches_dense_gathered(backend, shape):
+    p = _problem(*shape)
+    cells = p["cells"]
+    out = _decode(p)
+    expected = F.linear(p["h"], p["w_out"], p["b_out"])[cells.rows, cells.cols]
+    _close(out, expected, 1e-5)
+    params = (p["h"], p["w_out"], p["b_out"])
+    for got, want in zip(_grads(out, params), _grads(expected, params), strict=True):
+        _close(got, want, 1e-4)
+
+
+def test_batch_without_observed_cells(backend):
+    p = _problem(4, 20, 5)
+    p["cells"] = CellBatch.from_observed(
+        torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64), torch.zeros(0), 4, 20
+    )
+    out = _encode(p)
+    _close(out, F.linear(_dense_input(p), p["w_in"], p["b_in"]), 1e-5)
+    decoded = _decode(p)
+    assert decoded.shape == (0,)
+    grad_h, grad_w, grad_b = torch.autograd.grad(decoded.sum(), (p["h"], p["w_out"], p["b_out"]))
+    assert not grad_h.any() and not grad_w.any() and not grad_b.any()
+
+
+def test_fallback_matches_numba(monkeypatch):
+    results = {}
+    for use_numba in (True, False):
+        monkeypatch.setattr(sparse_ops, "USE_NUMBA", use_numba)
+        p = _problem(9, 40, 21)
+        encoded, decoded = _encode(p), _decode(p)
+        results[use_numba] = (
+            encoded,
+            decoded,
+            *_grads(encoded, (p["w_in"], p["b_in"])),
+            *_grads(decoded, (p["h"], p["w_out"], p["b_out"])),
+        )
+    for numba_value, torch_value in zip(results[True], results[False], strict=True):
+        _close(numba_value, torch_value, 1e-5)
+
+
+def test_numba_results_are_bitwise_reproducible():
+    """Big enough for both threads to share each kernel; two runs must agree to the bit."""
+    runs = []
+    for _ in range(2):
+        p = _problem(64, 300, 40)
+        code = torch.sigmoid(_encode(p))
+        pred = observed_linear(code, p["w_out"], p["b_out"], p["cells"])
+        loss = (pred - p["cells"].values).square().mean()
+        inputs = (p["w_in"], p["b_in"], p["w_out"], p["b_out"])
+        runs.append((code, pred, *torch.autograd.grad(loss, inputs)))
+    for first, second in zip(*runs, strict=True):
+        assert torch.equal(first, second)
+
+
+def test_transposed_weights_as_for_tied_layers(backend):
+    """A tied decoder passes ``W.t()``; an (n x k) weight may reach the encoder as ``.t()``."""
+    p = _problem(9, 40, 21)
+    w_t = p["w_out"].detach().clone().requires_grad_(True)  # (n x k): encoder weight is w_t.t()
+    delta = p["cells"].minus_fill(p["fill_row"], p["fill_col"])
+    code = sparse_input_linear(delta, w_t.t(), p["b_in"], p["fill_row"], p["fill_col"])
+    pred = observed_linear(torch.sigmoid(code), w_t, p["b_out"], p["cells"])
+    dense_w = w_t.detach().clone().requires_grad_(True)
+    dense_code = F.linear(_dense_input(p), dense_w.t(), p["b_in"])
+    dense_pred = F.linear(torch.sigmoid(dense_code), dense_w, p["b_out"])
+    dense_pred = dense_pred[p["cells"].rows, p["cells"].cols]
+    _close(pred, dense_pred, 1e-5)
+    (grad,) = torch.autograd.grad(pred.square().sum(), w_t)
+    (dense_grad,) = torch.autograd.grad(dense_pred.square().sum(), dense_w)
+    _close(grad, dense_grad, 1e-4)
+
+    w_in = p["w_in"]  # and the other way round: an encoder weight (k x n) tied into the decoder
+    pred = observed_linear(p["h"], w_in.t(), p["b_out"], p["cells"])
+    dense_pred = F.linear(p["h"], w_in.t(), p["b_out"])[p["cells"].rows, p["cells"].cols]
+    _close(pred, dense_pred, 1e-5)
+    _close(_grads(pred, (w_in,))[0], _grads(dense_pred, (w_in,))[0], 1e-4)
+
+
+@pytest.mark.parametrize("fill", ["constant", "user_mean", "item_mean"])
+def test_cells_from_row_batcher_encode_its_dense_inputs(fill):
+    """``RowBatcher.observed`` -> CellBatch -> encoder equals the encoder of ``inputs``."""
+    rng = np.random.default_rng(3)
+    dense = rng.integers(1, 6, (12, 30)) * (rng.random((12, 30)) < 0.25)
+    matrix = RatingMatrix(csr=sp.csr_array(dense.astype(np.float32)))
+    value = 3.0 if fill == "constant" else 0.0
+    batcher = RowBatcher(matrix, fill=InputFill(fill, value))
+    rows = torch.tensor([5, 0, 11, 2])
+    cells = CellBatch.from_observed(*batcher.observed(rows), len(rows), batcher.n_cols)
+    fill_row, fill_col = batcher.fill_row[rows], batcher.fill_col
+    weight = torch.randn(7, 30, generator=torch.Generator().manual_seed(0))
+    bias = torch.randn(7, generator=torch.Generator().manual_seed(1))
+    out = sparse_input_linear(
+        cells.minus_fill(fill_row, fill_col), weight, bias, fill_row, fill_col
+    )
+    _close(out, F.linear(batcher.inputs(rows), weight, bias), 1e-5)
+    torch.testing.assert_close(cells.dense(), batcher.targets(rows)[0])
+
+
+def test_with_values_shares_the_helper_indices():
+    cells = _problem(9, 40, 21)["cells"]
+    delta = cells.with_values(cells.values - 1)
+    assert delta.by_column is cells.by_column
+    assert delta.rows is cells.rows
+    cptr, cell_ids, rows = cells.by_column
+    assert np.array_equal(np.diff(cptr), np.bincount(cells.cols.numpy(), minlength=40))
+    assert np.array_equal(cells.cols.numpy()[cell_ids], np.repeat(np.arange(40), np.diff(cptr)))
+    assert np.array_equal(rows, cells.rows.numpy()[cell_ids])
+
+
+def test_shape_mismatch_is_a_clear_error():
+    p = _problem(6, 37, 16)
+    with pytest.raises(ValueError, match="input columns"):
+        sparse_input_linear(p["cells"], p["w_in"][:, :-1], p["b_in"], None, None)
+    with pytest.raises(ValueError, match="do not fit"):
+        observed_linear(p["h"][:-1], p["w_out"], p["b_out"], p["cells"])
