@@ -101,8 +101,9 @@ def load_recommender(cls, folder: Path, device: str = "auto"):
             "train it again with aerec train"
         ) from None
     rec.model_.to(rec.inputs_.device).eval()
-    rec.predictor_ = Predictor(rec.model_, rec.inputs_, train.eval_batch_size,
-                               train.use_sparse(rec.inputs_.device))
+    rec.predictor_ = Predictor(
+        rec.model_, rec.inputs_, train.eval_batch_size, train.use_sparse(rec.inputs_.device)
+    )
     rec.best_epoch_ = meta.get("best_epoch")
     if vocab.get("item_titles") is not None:
         rec.item_titles_ = np.asarray(vocab["item_titles"], dtype=object)

@@ -35,6 +35,17 @@ DEFAULT_TRAIN: dict[str, TrainConfig] = {
 """Training defaults per model, chosen on validation RMSE (see docs/results.md)."""
 
 
+def set_threads(n: int) -> None:
+    """CPU threads for torch and for the numba kernels of the sparse engine."""
+    torch.set_num_threads(n)
+    try:
+        import numba
+
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+    except ImportError:  # the sparse engine falls back to torch
+        pass
+
+
 class AutoRecommender:
     """An autoencoder recommender: a model config, a train config and run-time options."""
 
@@ -67,7 +78,7 @@ class AutoRecommender:
         train = data.interactions if train is None else train
         device = self.options.torch_device()
         if self.options.threads:
-            torch.set_num_threads(self.options.threads)
+            set_threads(self.options.threads)
         based = self.config.based
         matrix = RatingMatrix.build(train, data.n_users, data.n_items, based)
         side = self._side_info(data)
@@ -78,8 +89,12 @@ class AutoRecommender:
             val_batcher = RowBatcher(val_matrix, device)
         gen = torch.Generator().manual_seed(self.options.seed)
         self.model_ = self._build_model(matrix.shape[1], gen).to(device)
-        self.predictor_ = Predictor(self.model_, self.inputs_, self.train_config.eval_batch_size,
-                                    self.train_config.use_sparse(device))
+        self.predictor_ = Predictor(
+            self.model_,
+            self.inputs_,
+            self.train_config.eval_batch_size,
+            self.train_config.use_sparse(device),
+        )
         trainer = Trainer(
             self.model_,
             self.inputs_,

@@ -113,8 +113,22 @@ class AutoEncoder(nn.Module):
                 h = dropout(h, self.code_dropout, generator)
         return h
 
+    def param_groups(self, weight_decay: float = 0.0) -> list[dict]:
+        """Optimizer groups that apply the L2 penalty ``l2 * sum(W**2)`` of each weight matrix
+        (Keras' kernel regulariser) as its gradient ``2 * l2 * W``, inside the optimizer step:
+        the same objective without a penalty term in the graph. Biases get ``weight_decay``
+        only; a tied weight is penalised once, with the encoder's l2."""
+        groups = []
+        for j, layer in enumerate(self.layers):
+            if isinstance(layer, nn.Linear):
+                groups.append(
+                    {"params": [layer.weight], "weight_decay": weight_decay + 2 * self.l2[j]}
+                )
+            groups.append({"params": [layer.bias], "weight_decay": weight_decay})
+        return groups
+
     def l2_penalty(self) -> torch.Tensor:
-        """Keras' kernel regulariser: sum over layers of ``l2 * sum(W**2)`` (tied counted once)."""
+        """The penalty :meth:`param_groups` applies: sum over layers of ``l2 * sum(W**2)``."""
         total = torch.zeros((), device=self.layers[0].bias.device)
         for j, layer in enumerate(self.layers):
             if isinstance(layer, nn.Linear) and self.l2[j] > 0:

@@ -69,7 +69,7 @@ class Trainer:
         self.sparse = config.use_sparse(train.device)
         self.predictor = Predictor(model, train, config.eval_batch_size, self.sparse)
         self.optimizer = torch.optim.Adam(
-            model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+            model.param_groups(config.weight_decay), lr=config.lr, fused=True
         )
         self.scheduler = _scheduler(self.optimizer, config)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
@@ -165,7 +165,7 @@ class Trainer:
         x = corrupt(x, mask, fill, self.config.noise, self.config.noise_level, gen)
         pred = self.model(x, side, gen)
         loss = self._loss(pred, target, mask)
-        self._step(loss + self.model.l2_penalty())
+        self._step(loss)
         if self.config.refeed:
             self._refeed(pred.detach(), side, gen)
         with torch.no_grad():
@@ -192,7 +192,7 @@ class Trainer:
             loss = (per_row / counts).mean()
         else:
             loss = err.sum() / max(cells.nnz, 1)
-        self._step(loss + self.model.l2_penalty())
+        self._step(loss)
         with torch.no_grad():
             se = (pred.clamp(*self.scale) - cells.values).square().sum().item()
         return loss.item(), se, cells.nnz
@@ -211,7 +211,7 @@ class Trainer:
         """Dense re-feeding: f(f(x)) should reproduce f(x) on every cell."""
         pred = self.model(output, side, gen)
         loss = (pred - output).square().mean()
-        self._step(loss + self.model.l2_penalty())
+        self._step(loss)
 
     def evaluate(self, target: RowBatcher) -> dict:
         """Loss (per-row masked MSE), RMSE and per-user RMSE of clipped predictions on the
