@@ -18,7 +18,7 @@ from aerec.errors import DataError
 from aerec.io import write_text
 from aerec.models import AutoRecConfig, DeepAutoRecConfig
 from aerec.runs import DataConfig, RunConfig, read_run, train_run
-from aerec.training import RunOptions
+from aerec.training import RunOptions, TrainConfig
 
 NOTEBOOK_USER_RMSE = {"u-autorec-notebook": 0.877, "deep-notebook": 0.857}
 PAPER_RMSE = {"i-autorec": 0.831}
@@ -28,6 +28,7 @@ def default_runs(dataset: str, seed: int) -> dict[str, RunConfig]:
     """The notebook's two best models on its split, and I-AutoRec on the papers' split."""
     notebook = DataConfig(dataset=dataset, split="stratified", split_seed=42)
     papers = DataConfig(dataset=dataset, split="random")
+    recipe = TrainConfig(lr=1e-4, epochs=500, patience=0)  # the notebook's; test at best val
     return {
         "u-autorec-notebook": RunConfig(
             AutoRecConfig(
@@ -38,9 +39,10 @@ def default_runs(dataset: str, seed: int) -> dict[str, RunConfig]:
                 l2=0.0005,
             ),
             notebook,
-            seed=seed,
+            recipe,
+            seed,
         ),
-        "deep-notebook": RunConfig(DeepAutoRecConfig(), notebook, seed=seed),
+        "deep-notebook": RunConfig(DeepAutoRecConfig(), notebook, recipe, seed),
         "i-autorec": RunConfig(AutoRecConfig(based="item"), papers, seed=seed),
     }
 

@@ -29,6 +29,7 @@ from aerec.models.config import MODELS, ModelConfig, model_config
 from aerec.recommender import DEFAULT_TRAIN, AutoRecommender
 from aerec.reporting.plots import plot_history
 from aerec.training import RunOptions, TrainConfig
+from aerec.training.distributed import is_main_process
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,9 @@ def train_run(
     out = Path(out)
     options = options or RunOptions(seed=config.seed)
     options = RunOptions(config.seed, options.device, options.threads, options.progress)
-    _prepare_folder(out, config, resume)
+    main = is_main_process()
+    if main:
+        _prepare_folder(out, config, resume)
     data, parts = load_data(config.data, config.seed, data_dir, options.progress)
     start = time.perf_counter()
     rec = AutoRecommender(config.model, config.train_config, options)
@@ -177,6 +180,8 @@ def train_run(
         "device": str(rec.inputs_.device),
         "torch": torch.__version__,
     }
+    if not main:  # other ranks of a distributed run leave the writing to rank 0
+        return metrics
     rec.save(out / "model")
     write_json(out / "history.json", rec.history_)
     write_text(out / "history.csv", pd.DataFrame(rec.history_).to_csv(index=False))

@@ -17,6 +17,7 @@ from aerec.runs import RunConfig, evaluate_run, read_run, train_run
 from aerec.training import RunOptions
 from aerec.training.config import LOSSES, SCHEDULES
 from aerec.training.corruption import NOISES
+from aerec.training.distributed import is_main_process
 
 # option name -> (section, key); only options the user gives override the config file
 _OVERRIDES = {
@@ -142,7 +143,8 @@ def train(config_file, data_dir, seed, out, resume, device, threads, progress, *
     config = build_config(config_file, seed, options)
     run_options = RunOptions(config.seed, device, threads, progress)
     metrics = train_run(config, out, run_options, data_dir=data_dir, resume=resume)
-    _print_metrics(metrics, out)
+    if is_main_process():
+        _print_metrics(metrics, out)
 
 
 def _print_metrics(metrics: dict, out: Path) -> None:

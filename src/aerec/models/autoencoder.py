@@ -66,10 +66,17 @@ class AutoEncoder(nn.Module):
 
     def forward(
         self,
-        x: torch.Tensor,
+        x: torch.Tensor | CellBatch,
         side: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        outputs: CellBatch | None = None,
+        fill_row: torch.Tensor | None = None,
+        fill_col: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """Dense rows ``x`` in, dense rows out; or, when ``x`` is a CellBatch, the sparse
+        computation of :meth:`forward_cells` (one entry point, as DDP needs)."""
+        if isinstance(x, CellBatch):
+            return self.forward_cells(x, outputs, fill_row, fill_col, side, generator)
         h = x
         for j, (layer, act) in enumerate(zip(self.layers, self.activations, strict=True)):
             if side is not None and (j == 0 or self.side_every_layer):

@@ -20,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from aerec.training import checkpoint as ckpt
+from aerec.training import distributed
 from aerec.training.batches import RowBatcher
 from aerec.training.config import RunOptions, TrainConfig
 from aerec.training.corruption import corrupt
@@ -74,6 +75,8 @@ class Trainer:
         self.scheduler = _scheduler(self.optimizer, config)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.rows = torch.nonzero(train.row_counts() > 0).squeeze(1)
+        self.world = distributed.setup(train.device)
+        self.net = distributed.wrap(model, train.device)
         self.state = TrainState()
 
     def fit(self, resume: bool = False) -> TrainState:
@@ -84,7 +87,7 @@ class Trainer:
             total=self.config.epochs,
             initial=self.state.epoch,
             unit="epoch",
-            disable=not self.options.progress,
+            disable=not (self.options.progress and self.world.is_main),
             leave=False,
         )
         while self.state.epoch < self.config.epochs and not self.state.stopped:
@@ -97,7 +100,7 @@ class Trainer:
                     if k in ("train_rmse", "val_rmse")
                 }
             )
-            if self.checkpoint_dir:
+            if self.checkpoint_dir and self.world.is_main:
                 ckpt.save(
                     self.checkpoint_dir, self.model, self.optimizer, self.scheduler, self.state
                 )
@@ -147,10 +150,12 @@ class Trainer:
         loss_sum, se_sum, n_cells = 0.0, 0.0, 0
         step = self._sparse_step if self.sparse else self._dense_step
         for batch in order.split(self.config.batch_size):
+            batch = distributed.shard(batch)
             loss, se, n = step(batch, gen)
             loss_sum += loss * len(batch)
             se_sum += se
             n_cells += n
+        loss_sum, se_sum, n_cells = distributed.sum_all([loss_sum, se_sum, n_cells])
         return {
             "train_loss": loss_sum / max(len(order), 1),
             "train_rmse": math.sqrt(se_sum / max(n_cells, 1)),
@@ -163,7 +168,7 @@ class Trainer:
         side = self.train.side_of(batch)
         fill = self.train.fill_row[batch, None] + self.train.fill_col[None, :]
         x = corrupt(x, mask, fill, self.config.noise, self.config.noise_level, gen)
-        pred = self.model(x, side, gen)
+        pred = self.net(x, side, gen)
         loss = self._loss(pred, target, mask)
         self._step(loss)
         if self.config.refeed:
@@ -182,9 +187,7 @@ class Trainer:
                 1 - self.config.noise_level, generator=gen
             )
             delta = delta.with_values(delta.values * keep)
-        pred = self.model.forward_cells(
-            delta, cells, fill_row, fill_col, self.train.side_of(batch), gen
-        )
+        pred = self.net(delta, self.train.side_of(batch), gen, cells, fill_row, fill_col)
         err = (pred - cells.values).square()
         if self.config.loss == "row_mse":
             per_row = torch.zeros(len(batch), device=err.device).index_add_(0, cells.rows, err)
@@ -209,7 +212,7 @@ class Trainer:
 
     def _refeed(self, output: torch.Tensor, side, gen) -> None:
         """Dense re-feeding: f(f(x)) should reproduce f(x) on every cell."""
-        pred = self.model(output, side, gen)
+        pred = self.net(output, side, gen)
         loss = (pred - output).square().mean()
         self._step(loss)
 
