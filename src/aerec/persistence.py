@@ -91,7 +91,7 @@ def load_recommender(cls, folder: Path, device: str = "auto"):
             side,
             rec.options.torch_device(),
         )
-        rec.model_ = rec._build_model(n_cols, None)
+        rec.model_ = rec._build_model(n_cols, torch.Generator())  # weights come from the file
         rec.model_.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     except AerecError:
         raise

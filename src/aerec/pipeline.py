@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from aerec.data import load
-from aerec.errors import DataError
+from aerec.errors import ConfigError, DataError
 from aerec.io import write_text
 from aerec.models import AutoRecConfig, DeepAutoRecConfig
 from aerec.runs import DataConfig, RunConfig, read_run, train_run
@@ -76,8 +76,13 @@ def run_default_job(
             config = replace(config, train=replace(config.train_config, epochs=epochs))
         folder = out / name
         if (folder / "metrics.json").exists():
+            stored, metrics = read_run(folder)
+            if stored.to_dict() != config.to_dict():
+                raise ConfigError(
+                    f"{folder} holds a different run (another data set, seed or "
+                    "epochs); pick another --out or delete it"
+                )
             say(f"{name}: done before, reusing {folder}")
-            config, metrics = read_run(folder)
         else:
             say(f"{name}: training on {dataset} ({config.data.split} split)")
             resume = (folder / "checkpoint").exists()

@@ -109,6 +109,8 @@ class AutoRecommender:
         state = trainer.fit(resume=resume)
         if state.best_weights is None:
             raise ConfigError(f"training failed: {state.stopped}; lower the learning rate")
+        if data.items is not None and "title" in data.items:
+            self.item_titles_ = data.items["title"].reindex(data.item_vocab.ids).to_numpy(object)
         self.history_, self.best_epoch_, self.stopped_ = (
             state.history,
             state.best_epoch,

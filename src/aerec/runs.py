@@ -44,6 +44,8 @@ class DataConfig:
         ``"age == 25 and gender == 'M'"`` (the notebook's demographic group model).
     eval_filter: train on every user but validate and test only on the users matching this
         query (to score an all-users model on a group's ratings).
+    data_seed: the seed of generated (``synthetic-*``) data; fixed, so that run seeds
+        change the split and training, never the data.
     """
 
     dataset: str = "ml-1m"
@@ -53,6 +55,7 @@ class DataConfig:
     split_seed: int | None = None
     user_filter: str | None = None
     eval_filter: str | None = None
+    data_seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ class RunConfig:
 
 def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = False):
     """The encoded data set and its split, exactly as the run with ``seed`` used them."""
-    raw = load(config.dataset, data_dir=data_dir, progress=progress, seed=seed)
+    raw = load(config.dataset, data_dir=data_dir, progress=progress, seed=config.data_seed)
     if config.user_filter:
         raw = filter_users(raw, config.user_filter)
     data = encode(raw)
@@ -143,7 +146,7 @@ def fingerprint(data: EncodedData) -> dict:
     """Identifies the data a model was trained on, to refuse evaluating it on other data."""
     digest = hashlib.sha1()
     for ids in (data.user_vocab.ids, data.item_vocab.ids):
-        digest.update(np.asarray(ids).astype(str).astype("S").tobytes())
+        digest.update("\0".join(map(str, ids)).encode() + b"\1")
     return {
         "dataset": data.name,
         "n_users": data.n_users,
@@ -164,6 +167,8 @@ def train_run(
     out = Path(out)
     options = options or RunOptions(seed=config.seed)
     options = RunOptions(config.seed, options.device, options.threads, options.progress)
+    if resume and (out / "metrics.json").exists():
+        return read_run(out)[1]  # finished before: nothing to resume
     main = is_main_process()
     if main:
         _prepare_folder(out, config, resume)
@@ -172,8 +177,6 @@ def train_run(
     rec = AutoRecommender(config.model, config.train_config, options)
     rec.fit(data, parts.train, parts.val, checkpoint_dir=out / "checkpoint", resume=resume)
     seconds = time.perf_counter() - start
-    if data.items is not None and "title" in data.items:
-        rec.item_titles_ = data.items["title"].reindex(data.item_vocab.ids).to_numpy(object)
     metrics = _metrics(rec, parts, seconds) | {
         "data": fingerprint(data),
         "split": parts.report,

@@ -63,3 +63,13 @@ def test_item_genres_are_multi_hot():
     assert side.matrix.shape == (40, len(side.names))
     genres = data.items["genres"].reindex(data.item_vocab.ids)
     assert np.array_equal(side.matrix.sum(1), genres.str.count(r"\|").to_numpy() + 1)
+
+
+def test_duplicate_pairs_are_a_data_error_not_a_sum():
+    from aerec.errors import DataError
+
+    twice = Interactions(
+        np.array([0, 0]), np.array([1, 1]), np.array([5.0, 5.0], np.float32), np.zeros(2, np.int64)
+    )
+    with pytest.raises(DataError, match="duplicate"):
+        RatingMatrix.build(twice, 1, 2)

@@ -43,7 +43,9 @@ def _run(cmd: list[str], tmp_path) -> None:
     and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "torchrun")),
     reason="torchrun not found",
 )
-def test_two_processes_match_one(tmp_path):
+@pytest.mark.parametrize(("loss", "batch"), [("row_mse", "32"), ("mse", "33")])
+def test_two_processes_match_one(tmp_path, loss, batch):
+    """Uneven shards (batch 33, and a last batch of 3 rows) too: the objective is global."""
     torchrun = shutil.which("torchrun") or os.path.join(os.path.dirname(sys.executable), "torchrun")
     _run([sys.executable, "-m", "aerec", *ARGS, "--threads", "1", "--out", "single"], tmp_path)
     _run(

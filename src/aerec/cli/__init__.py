@@ -44,5 +44,13 @@ def main(argv: list[str] | None = None) -> None:
     except AerecError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(
+            f"error: cannot access{where}: {exc.strerror or exc}; check the path and "
+            "its permissions",
+            err=True,
+        )
+        sys.exit(2)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)

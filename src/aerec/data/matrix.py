@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from aerec.data.types import Interactions
-from aerec.errors import ConfigError
+from aerec.errors import ConfigError, DataError
 
 Based = Literal["user", "item"]
 FILL_KINDS: tuple[str, ...] = ("constant", "user_mean", "item_mean")
@@ -58,6 +58,10 @@ class RatingMatrix:
         coo = sp.coo_array((inter.ratings.astype(np.float32), (rows, cols)), shape=shape)
         csr = coo.tocsr()
         csr.sum_duplicates()
+        if csr.nnz != len(inter):
+            raise DataError(
+                f"{len(inter) - csr.nnz} duplicate (user, item) pairs; keep one rating per pair"
+            )
         csr.sort_indices()
         return cls(csr=csr, based=based)
 

@@ -1,4 +1,5 @@
-"""Resumable training checkpoints: tensors in safetensors, the rest in JSON. Never pickled."""
+"""Resumable training checkpoints: one safetensors file (written atomically) holding the
+tensors, with the trainer's state as JSON in its metadata. Never pickled."""
 
 from __future__ import annotations
 
@@ -6,18 +7,18 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 
 from aerec.errors import CheckpointError
-from aerec.io import atomic_write, write_json
+from aerec.io import atomic_write
 
 FORMAT = "aerec-checkpoint-1"
-TENSORS, META = "checkpoint.safetensors", "checkpoint.json"
+TENSORS = "checkpoint.safetensors"
 
 
 def exists(folder: Path) -> bool:
-    return (folder / META).is_file() and (folder / TENSORS).is_file()
+    return (folder / TENSORS).is_file()
 
 
 def save(folder: Path, model, optimizer, scheduler, state) -> None:
@@ -29,7 +30,6 @@ def save(folder: Path, model, optimizer, scheduler, state) -> None:
     for pid, slots in opt["state"].items():
         tensors |= {f"optim.{pid}.{name}": v for name, v in slots.items()}
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    atomic_write(folder / TENSORS, lambda tmp: save_file(tensors, str(tmp)))
     meta = {
         "format": FORMAT,
         "epoch": state.epoch,
@@ -41,23 +41,34 @@ def save(folder: Path, model, optimizer, scheduler, state) -> None:
         "param_groups": opt["param_groups"],
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
     }
-    write_json(folder / META, meta)
+    text = json.dumps(meta)  # infinities are fine here: read back by json.loads
+    atomic_write(
+        folder / TENSORS, lambda tmp: save_file(tensors, str(tmp), metadata={"aerec": text})
+    )
 
 
 def load(folder: Path, model, optimizer, scheduler):
     """Restore what :func:`save` wrote; returns the trainer state."""
     from aerec.training.trainer import TrainState
 
+    device = str(next(model.parameters()).device)
     try:
-        meta = json.loads((folder / META).read_text())
-        tensors = load_file(str(folder / TENSORS), device=str(next(model.parameters()).device))
+        with safe_open(str(folder / TENSORS), framework="pt", device=device) as fh:
+            meta = json.loads((fh.metadata() or {}).get("aerec", "{}"))
+            tensors = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118
     except (OSError, ValueError, SafetensorError) as exc:
         raise CheckpointError(
             f"cannot read checkpoint in {folder}: {exc}; delete it to start afresh"
         ) from None
     if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{folder / META} is not an aerec checkpoint")
-    model.load_state_dict(_prefixed(tensors, "model."))
+        raise CheckpointError(f"{folder / TENSORS} is not an aerec checkpoint")
+    try:
+        model.load_state_dict(_prefixed(tensors, "model."))
+    except RuntimeError:
+        raise CheckpointError(
+            f"{folder / TENSORS} holds another model's weights; resume "
+            "with the options it was started with"
+        ) from None
     best = _prefixed(tensors, "best.") or None
     slots: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in _prefixed(tensors, "optim.").items():

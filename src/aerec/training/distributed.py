@@ -2,7 +2,8 @@
 
 ``torchrun --nproc-per-node N -m aerec train ...`` starts N processes; each trains on its share
 of every mini-batch (the rows of a batch are split across ranks, so the global batch and the
-objective are those of a single-process run) and DDP averages the gradients. gloo on CPU,
+objective are those of a single-process run: each rank's loss sum is scaled by the number of
+loss terms in the whole batch) and DDP averages the gradients. gloo on CPU,
 NCCL on CUDA. Every rank scores the validation set itself (cheap, and it keeps early stopping
 identical on all ranks); only rank 0 writes files and prints.
 """

@@ -147,37 +147,45 @@ class Trainer:
         self.model.train()
         rng, gen = epoch_generators(self.options.seed, epoch, self.train.device)
         order = self.rows[torch.as_tensor(rng.permutation(len(self.rows)), device=self.rows.device)]
-        loss_sum, se_sum, n_cells = 0.0, 0.0, 0
+        loss_sum, loss_n, se_sum, n_cells = 0.0, 0, 0.0, 0
         step = self._sparse_step if self.sparse else self._dense_step
         for batch in order.split(self.config.batch_size):
-            batch = distributed.shard(batch)
-            loss, se, n = step(batch, gen)
-            loss_sum += loss * len(batch)
-            se_sum += se
-            n_cells += n
-        loss_sum, se_sum, n_cells = distributed.sum_all([loss_sum, se_sum, n_cells])
+            total, n, se, cells = step(distributed.shard(batch), gen)
+            loss_sum, loss_n, se_sum, n_cells = (
+                loss_sum + total,
+                loss_n + n,
+                se_sum + se,
+                (n_cells + cells),
+            )
+        loss_sum, loss_n, se_sum, n_cells = distributed.sum_all([loss_sum, loss_n, se_sum, n_cells])
         return {
-            "train_loss": loss_sum / max(len(order), 1),
+            "train_loss": loss_sum / max(loss_n, 1),
             "train_rmse": math.sqrt(se_sum / max(n_cells, 1)),
         }
 
-    def _dense_step(self, batch: torch.Tensor, gen) -> tuple[float, float, int]:
-        """One step on dense rows; returns (loss, squared error of clipped predictions, cells)."""
+    def _dense_step(self, batch: torch.Tensor, gen) -> tuple[float, int, float, int]:
+        """One step on dense rows; returns (sum of loss terms, their number, squared error of
+        clipped predictions, observed cells)."""
         x = self.train.inputs(batch)
         target, mask = self.train.targets(batch)
         side = self.train.side_of(batch)
-        fill = self.train.fill_row[batch, None] + self.train.fill_col[None, :]
-        x = corrupt(x, mask, fill, self.config.noise, self.config.noise_level, gen)
+        if self.config.noise != "none":
+            fill = self.train.fill_row[batch, None] + self.train.fill_col[None, :]
+            x = corrupt(x, mask, fill, self.config.noise, self.config.noise_level, gen)
         pred = self.net(x, side, gen)
-        loss = self._loss(pred, target, mask)
-        self._step(loss)
+        if self.config.loss == "row_mse":
+            terms, n = masked_mse(pred, target, mask), len(batch)
+        else:
+            terms, n = masked_se(pred, target, mask), int(mask.sum().item())
+        total = terms.sum()
+        self._step(self._objective(total, n))
         if self.config.refeed:
             self._refeed(pred.detach(), side, gen)
         with torch.no_grad():
             se = masked_se(pred.clamp(*self.scale), target, mask).sum().item()
-        return loss.item(), se, int(mask.sum().item())
+        return total.item(), n, se, int(mask.sum().item())
 
-    def _sparse_step(self, batch: torch.Tensor, gen) -> tuple[float, float, int]:
+    def _sparse_step(self, batch: torch.Tensor, gen) -> tuple[float, int, float, int]:
         """The same step computed on the observed cells only (see AutoEncoder.forward_cells)."""
         cells = self.train.cells(batch)
         fill_row, fill_col = self.train.fill_row[batch], self.train.fill_col
@@ -192,18 +200,20 @@ class Trainer:
         if self.config.loss == "row_mse":
             per_row = torch.zeros(len(batch), device=err.device).index_add_(0, cells.rows, err)
             counts = (cells.indptr[1:] - cells.indptr[:-1]).clamp(min=1)
-            loss = (per_row / counts).mean()
+            total, n = (per_row / counts).sum(), len(batch)
         else:
-            loss = err.sum() / max(cells.nnz, 1)
-        self._step(loss)
+            total, n = err.sum(), cells.nnz
+        self._step(self._objective(total, n))
         with torch.no_grad():
             se = (pred.clamp(*self.scale) - cells.values).square().sum().item()
-        return loss.item(), se, cells.nnz
+        return total.item(), n, se, cells.nnz
 
-    def _loss(self, pred, target, mask) -> torch.Tensor:
-        if self.config.loss == "row_mse":
-            return masked_mse(pred, target, mask).mean()
-        return masked_se(pred, target, mask).sum() / mask.sum().clamp(min=1)
+    def _objective(self, total: torch.Tensor, n: int) -> torch.Tensor:
+        """The batch's mean loss: per-row MSEs (``row_mse``) or squared errors (``mse``)
+        summed, over their number in the whole batch. Under DDP, which averages gradients
+        over the ranks, each rank's sum is scaled by ranks / (terms in the global batch)."""
+        n_global = distributed.sum_all([n])[0]
+        return total * (self.world.size / max(n_global, 1))
 
     def _step(self, objective: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -217,8 +227,8 @@ class Trainer:
         self._step(loss)
 
     def evaluate(self, target: RowBatcher) -> dict:
-        """Loss (per-row masked MSE), RMSE and per-user RMSE of clipped predictions on the
-        ratings of ``target`` (same layout as the training rows)."""
+        """Loss (as trained: per-row or per-cell masked MSE), RMSE and per-user RMSE of clipped
+        predictions on the ratings of ``target`` (same layout as the training rows)."""
         csr_rows = np.repeat(np.arange(target.n_rows), target.row_counts().cpu().numpy())
         cols = target.indices.cpu().numpy()
         true = target.values.cpu().numpy().astype(np.float64)
@@ -230,8 +240,13 @@ class Trainer:
         user_n = np.bincount(users)
         user_se = np.bincount(users, weights=clipped)
         seen = user_n > 0
+        loss = (
+            np.mean(row_se[row_n > 0] / row_n[row_n > 0])
+            if self.config.loss == "row_mse"
+            else row_se.sum() / max(row_n.sum(), 1)
+        )
         return {
-            "loss": float(np.mean(row_se[row_n > 0] / row_n[row_n > 0])),
+            "loss": float(loss),
             "rmse": float(np.sqrt(clipped.mean())),
             "user_rmse": float(np.mean(np.sqrt(user_se[seen] / user_n[seen]))),
         }
