@@ -21,7 +21,7 @@ VARIANTS = {
         "autorec",
         {"based": "user", "input_fill": "user_mean", "activation": "elu", "last_activation": "elu"},
     ),
-    "i-autorec": ("autorec", {"based": "item", "l2": 1e-4}),
+    "i-autorec": ("autorec", {"based": "item"}),
     "deep": ("deep", {"layers": (256, 512, 256)}),
     "deep-side": ("deep", {"layers": (256, 512, 256), "side": "input"}),
 }
