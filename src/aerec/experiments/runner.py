@@ -8,6 +8,7 @@ A folder with ``metrics.json`` is done; one with ``checkpoint/`` is resumed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,7 +200,8 @@ def metrics_record(config: RunConfig, metrics: dict[str, Any]) -> dict[str, Any]
     }
     record |= {key: metrics.get(key) for key in METRICS}
     for bucket, values in metrics.get("test_rmse_by_activity", {}).items():
-        record[f"rmse@{bucket}"] = values["rmse"]
+        # metrics.json is strict JSON: an empty bucket's RMSE is null
+        record[f"rmse@{bucket}"] = math.nan if values["rmse"] is None else values["rmse"]
         record[f"n@{bucket}"] = values["n"]
     return record
 

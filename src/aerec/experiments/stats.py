@@ -149,7 +149,10 @@ def _pairs(table: pd.DataFrame) -> list[tuple[str, str]]:
 
 def _by_seed(table: pd.DataFrame, label: str, metric: str) -> dict[int, float]:
     rows = table[table["row"] == label]
-    return {int(s): float(v) for s, v in zip(rows["seed"], rows[metric], strict=True)}
+    return {
+        int(s): math.nan if v is None else float(v)
+        for s, v in zip(rows["seed"], rows[metric], strict=True)
+    }
 
 
 def _summary_columns(metrics: Sequence[str]) -> list[str]:
