@@ -27,3 +27,27 @@ def test_eval_filter_trains_on_all_but_scores_the_group():
 def test_bad_filters_are_config_errors(query):
     with pytest.raises(ConfigError):
         load_data(DataConfig(DATASET, user_filter=query), seed=1)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"seed": "x"}, "seed must be a non-negative integer"),
+        ({"seed": 1.7}, "seed must be a non-negative integer"),
+        ({"model": {"name": "deep", "layers": ["a"]}}, "wrong type"),
+        ({"model": {"name": "deep", "layers": [1.5, 2, 1.5]}}, "wrong type"),
+    ],
+)
+def test_bad_run_config_values_are_one_line_errors(values, message):
+    from aerec.runs import RunConfig
+
+    with pytest.raises(ConfigError, match=message):
+        RunConfig.from_dict(values)
+
+
+def test_a_partial_train_section_starts_from_the_model_defaults():
+    from aerec.recommender import DEFAULT_TRAIN
+    from aerec.runs import RunConfig
+
+    config = RunConfig.from_dict({"model": {"name": "deep"}, "train": {"epochs": 3}})
+    assert config.train.epochs == 3 and config.train.lr == DEFAULT_TRAIN["deep"].lr

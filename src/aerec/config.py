@@ -63,7 +63,11 @@ def _check_type(key: str, value: Any, hint: Any, where: str) -> None:
             return
         if origin is int and isinstance(value, int) and not isinstance(value, bool):
             return
-        if origin in (str, bool, tuple) and isinstance(value, origin):
+        if origin is tuple and isinstance(value, tuple):
+            items = typing.get_args(t)[:1]
+            if not items or all(_is(v, items[0]) for v in value):
+                return
+        elif origin in (str, bool) and isinstance(value, origin):
             return
         if dataclasses.is_dataclass(origin) and isinstance(value, origin):
             return
@@ -71,6 +75,15 @@ def _check_type(key: str, value: Any, hint: Any, where: str) -> None:
 
 
 _UnionType = type(int | None)
+
+
+def _is(value: Any, kind: Any) -> bool:
+    """``value`` is a ``kind`` (int or float, never a bool; other kinds by isinstance)."""
+    if isinstance(value, bool):
+        return kind is bool
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

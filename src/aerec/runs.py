@@ -89,16 +89,19 @@ class RunConfig:
             )
         model = dict(values.get("model", {}))
         name = model.pop("name", "autorec")
-        train = (
-            from_dict(TrainConfig, values["train"], f"{where} [train]")
-            if ("train" in values)
-            else None
-        )
+        model = model_config(name, **model)
+        train = None
+        if "train" in values:  # a partial [train] section starts from the model's defaults
+            train_values = to_dict(DEFAULT_TRAIN[name]) | values["train"]
+            train = from_dict(TrainConfig, train_values, f"{where} [train]")
+        seed = values.get("seed", 42)
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r} in {where}")
         return cls(
-            model=model_config(name, **model),
+            model=model,
             data=from_dict(DataConfig, values.get("data", {}), f"{where} [data]"),
             train=train,
-            seed=int(values.get("seed", 42)),
+            seed=seed,
         )
 
 

@@ -70,15 +70,6 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
     for option, (section, key) in _OVERRIDES.items():
         if options.get(option) is not None:
             values.setdefault(section, {})[key] = options[option]
-    if "train" in values:  # partial train sections start from the model's defaults
-        from aerec.config import to_dict
-        from aerec.models import model_config
-        from aerec.recommender import DEFAULT_TRAIN
-
-        name = values.get("model", {}).get("name", "autorec")
-        if name in MODELS:
-            model_config(name)  # validates the name before looking up defaults
-            values["train"] = to_dict(DEFAULT_TRAIN[name]) | values["train"]
     if seed is not None:
         values["seed"] = seed
     return RunConfig.from_dict(values, str(config_file or "options"))

@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aerec.config import to_dict
 from aerec.errors import ConfigError
 from aerec.experiments.spec import (
     VARIANT_KEY,
@@ -165,18 +164,7 @@ def _resolve(spec: ExperimentSpec, variant: Variant | None, axes: dict) -> dict[
     for key, value in (overrides | grid).items():
         section, name = check_dotted(key, spec.where)
         values.setdefault(section, {})[name] = value
-    return _with_train_defaults(values)
-
-
-def _with_train_defaults(values: dict[str, Any]) -> dict[str, Any]:
-    """A partial [train] section starts from the model's defaults, as ``aerec train`` does."""
-    from aerec.models import MODELS
-    from aerec.recommender import DEFAULT_TRAIN
-
-    name = values.get("model", {}).get("name", "autorec")
-    if "train" in values and name in MODELS:
-        values["train"] = to_dict(DEFAULT_TRAIN[name]) | values["train"]
-    return values
+    return values  # RunConfig.from_dict fills a partial [train] from the model's defaults
 
 
 def _label(axes: dict[str, Any], spec: ExperimentSpec) -> str:
