@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ import pandas as pd
 from aerec.data import loading
 from aerec.data.splits import SPLIT_METHODS
 from aerec.data.types import EncodedData, Interactions, encode
+from aerec.io import atomic_write, write_text
 
 _PARTS = ("train", "val", "test")
 
@@ -101,7 +100,7 @@ def split(
     summary = {"data": raw.name, "n_users": encoded.n_users, "n_items": encoded.n_items}
     summary |= {f"n_{part}": len(getattr(result, part)) for part in _PARTS}
     report = json.dumps(summary | result.report, indent=2, default=_jsonable)
-    _atomic_text(report, out / "split.json")
+    write_text(out / "split.json", report + "\n")
     sizes = ", ".join(f"{part} {summary[f'n_{part}']:,}" for part in _PARTS)
     click.echo(f"{raw.name} split by {method} (seed {seed}): {sizes} -> {out}")
 
@@ -145,30 +144,7 @@ def _spread(spread: dict) -> str:
 
 
 def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:
-    _atomic(path, lambda tmp: frame.to_parquet(tmp, engine="pyarrow", index=False))
-
-
-def _atomic_text(text: str, path: Path) -> None:
-    _atomic(path, lambda tmp: Path(tmp).write_text(text + "\n"))
-
-
-def _atomic(path: Path, write: Callable[[str], object]) -> None:
-    """Write through ``write`` to a temporary name beside ``path``, then rename it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it the usual mode
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, engine="pyarrow", index=False))
 
 
 def _jsonable(value: object) -> object:
