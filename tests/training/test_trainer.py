@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -193,3 +195,16 @@ def test_l2_is_applied_as_the_gradient_of_the_keras_penalty():
         opt.step()
     for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_divergence_in_the_first_epoch_is_a_clear_error(data, parts, monkeypatch):
+    from aerec.errors import ConfigError
+
+    original = Trainer.train_epoch
+    monkeypatch.setattr(
+        Trainer, "train_epoch", lambda self, epoch: original(self, epoch) | {"train_loss": math.inf}
+    )
+    with pytest.raises(ConfigError, match="diverged at epoch 1"):
+        AutoRecommender("autorec", FAST, RunOptions(progress=True), **SMALL).fit(
+            data, parts.train, parts.val
+        )

@@ -93,13 +93,8 @@ class Trainer:
         while self.state.epoch < self.config.epochs and not self.state.stopped:
             self._one_epoch(self.state.epoch + 1)
             bar.update(1)
-            bar.set_postfix(
-                {
-                    k: f"{v:.4f}"
-                    for k, v in self.state.history[-1].items()
-                    if k in ("train_rmse", "val_rmse")
-                }
-            )
+            last = self.state.history[-1] if self.state.history else {}
+            bar.set_postfix({k: f"{v:.4f}" for k, v in last.items() if k.endswith("_rmse")})
             if self.checkpoint_dir and self.world.is_main:
                 ckpt.save(
                     self.checkpoint_dir, self.model, self.optimizer, self.scheduler, self.state
