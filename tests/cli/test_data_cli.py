@@ -147,3 +147,17 @@ def test_user_error_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 def test_unknown_method_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "data", "split", "ml-1m", "--method", "magic", "--out", "x")
     assert code == 2 and "magic" in err
+
+
+def test_info_on_a_custom_file_with_its_own_columns_and_scale(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "mine.tsv"
+    path.write_text("who\twhat\tstars\nu1\ti1\t0.5\nu1\ti2\t10\nu2\ti1\t7.5\n")
+    args = ("data", "info", str(path), "--columns", "who,what,stars", "--scale", "0.5,10", "--json")
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    stats = json.loads(out)
+    assert (stats["n_ratings"], stats["n_users"], stats["n_items"]) == (3, 2, 2)
+    code, _, err = run(capsys, "data", "info", str(path), "--columns", "who,what")
+    assert code != 0 and "3 or 4 names" in err

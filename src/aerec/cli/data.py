@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from aerec.data import loading
+from aerec.data.parsers import CustomFormat
 from aerec.data.splits import SPLIT_METHODS
-from aerec.data.types import EncodedData, Interactions, encode
+from aerec.data.types import EncodedData, Interactions, RatingScale, encode
 from aerec.io import atomic_write, write_text
 
 _PARTS = ("train", "val", "test")
@@ -33,7 +35,53 @@ def _source_options(command: Callable[..., Any]) -> Callable[..., Any]:
         type=click.Path(file_okay=False, path_type=Path),
         help="Folder holding extracted releases such as ml-1m/ (env AEREC_DATA_DIR).",
     )(command)
+    command = _custom_options(command)
     return click.argument("name")(command)
+
+
+def _custom_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--columns, --sep and --scale for a ratings file of your own, folded into ``custom``."""
+
+    @functools.wraps(command)
+    def wrapper(*args, columns, sep, scale, **kwargs):
+        custom = None
+        if columns or sep or scale:
+            names = dict(zip(("user", "item", "rating", "timestamp"), columns or (), strict=False))
+            low, high = scale or (1.0, 5.0)
+            custom = CustomFormat(**names, sep=sep, scale=RatingScale(low, high))
+        return command(*args, custom=custom, **kwargs)
+
+    for option in (
+        click.option(
+            "--columns",
+            callback=_names,
+            help="USER,ITEM,RATING[,TIMESTAMP] column "
+            "names of your own ratings file (default user,item,rating[,timestamp]).",
+        ),
+        click.option("--sep", help="Field separator of your own text file (default , or tab)."),
+        click.option("--scale", callback=_scale, help="Rating scale LOW,HIGH (default 1,5)."),
+    ):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _names(ctx, param, value: str | None):
+    if value is None:
+        return None
+    names = tuple(v.strip() for v in value.split(","))
+    if not 3 <= len(names) <= 4 or not all(names):
+        raise click.BadParameter("give 3 or 4 names: USER,ITEM,RATING[,TIMESTAMP]")
+    return names
+
+
+def _scale(ctx, param, value: str | None):
+    if value is None:
+        return None
+    try:
+        low, high = (float(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not LOW,HIGH, e.g. 0.5,5") from None
+    return low, high
 
 
 @click.group()
@@ -48,9 +96,9 @@ def data() -> None:
 
 @data.command()
 @_source_options
-def fetch(name: str, data_dir: Path | None, download: bool) -> None:
+def fetch(name: str, data_dir: Path | None, download: bool, custom) -> None:
     """Find or download NAME and parse it into the cache."""
-    got = loading.fetch(name, data_dir=data_dir, download=download, progress=True)
+    got = loading.fetch(name, data_dir=data_dir, download=download, progress=True, custom=custom)
     click.echo(f"{got.data.name}: {len(got.data.ratings):,} ratings")
     click.echo(f"  source: {got.source or 'generated'}")
     click.echo(f"  cached: {got.cache_entry or 'not cached (synthetic)'}")
@@ -59,9 +107,11 @@ def fetch(name: str, data_dir: Path | None, download: bool) -> None:
 @data.command()
 @_source_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def info(name: str, data_dir: Path | None, download: bool, as_json: bool) -> None:
+def info(name: str, data_dir: Path | None, download: bool, custom, as_json: bool) -> None:
     """Sizes, density, rating histogram and activity of NAME."""
-    stats = loading.info(loading.load(name, data_dir=data_dir, download=download, progress=True))
+    stats = loading.info(
+        loading.load(name, data_dir=data_dir, download=download, progress=True, custom=custom)
+    )
     click.echo(json.dumps(stats, indent=2) if as_json else format_info(stats))
 
 
@@ -78,6 +128,7 @@ def split(
     name: str,
     data_dir: Path | None,
     download: bool,
+    custom,
     method: str,
     seed: int,
     test_size: float,
@@ -89,7 +140,9 @@ def split(
     """Split NAME into train / val / test Parquet files (raw ids) plus split.json."""
     from aerec.data import splits
 
-    raw = loading.load(name, data_dir=data_dir, download=download, progress=True, seed=seed)
+    raw = loading.load(
+        name, data_dir=data_dir, download=download, progress=True, seed=seed, custom=custom
+    )
     encoded = encode(raw)
     result = splits.split(
         encoded, method=method, seed=seed, test_size=test_size, val_size=val_size, k=k, fold=fold
