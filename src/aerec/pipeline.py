@@ -17,6 +17,7 @@ from aerec.data import load
 from aerec.errors import ConfigError, DataError
 from aerec.io import write_text
 from aerec.models import AutoRecConfig, DeepAutoRecConfig
+from aerec.reporting.render import markdown_table
 from aerec.runs import DataConfig, RunConfig, read_run, train_run
 from aerec.training import RunOptions, TrainConfig
 
@@ -112,22 +113,10 @@ def _row(name: str, config: RunConfig, metrics: dict) -> dict:
 
 
 def _markdown(summary: pd.DataFrame, dataset: str) -> str:
-    lines = [
-        f"# aerec main job on {dataset}",
-        "",
+    intro = (
+        f"# aerec main job on {dataset}\n\n"
         "test_rmse / test_mae: global, over all test ratings, predictions clipped to the "
         "scale; test_user_rmse: the notebook's mean of per-user RMSEs. Test metrics are "
-        "taken at the best validation epoch.",
-        "",
-        "| " + " | ".join(summary.columns) + " |",
-        "|" + "---|" * len(summary.columns),
-    ]
-    for row in summary.itertuples(index=False):
-        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return ""
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
+        "taken at the best validation epoch.\n\n"
+    )
+    return intro + markdown_table(summary) + "\n"

@@ -13,6 +13,12 @@ DATASET = "synthetic-300x150x15000"
 FAST = ["--epochs", "3", "--batch-size", "32", "--no-progress", "--threads", "1"]
 
 
+def u_autorec_args(out: Path) -> list[str]:
+    """The small U-AutoRec run both the fixture and the determinism test train."""
+    args = ["train", "--dataset", DATASET, "--model", "autorec", "--based", "user"]
+    return [*args, "--hidden", "32", "--seed", "1", "--out", str(out), *FAST]
+
+
 def run(args, capsys) -> tuple[int, str, str]:
     try:
         main(args)
@@ -27,24 +33,7 @@ def run(args, capsys) -> tuple[int, str, str]:
 def run_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "u-autorec"
     try:
-        main(
-            [
-                "train",
-                "--dataset",
-                DATASET,
-                "--model",
-                "autorec",
-                "--based",
-                "user",
-                "--hidden",
-                "32",
-                "--seed",
-                "1",
-                "--out",
-                str(out),
-                *FAST,
-            ]
-        )
+        main(u_autorec_args(out))
     except SystemExit as exc:
         assert not exc.code
     return out
@@ -99,22 +88,7 @@ def test_recommend_lists_titles(run_dir, capsys):
 def test_same_seed_gives_the_same_metrics(run_dir, tmp_path, capsys):
     out = tmp_path / "again"
     code, _, _ = run(
-        [
-            "train",
-            "--dataset",
-            DATASET,
-            "--model",
-            "autorec",
-            "--based",
-            "user",
-            "--hidden",
-            "32",
-            "--seed",
-            "1",
-            "--out",
-            str(out),
-            *FAST,
-        ],
+        u_autorec_args(out),
         capsys,
     )
     assert code == 0

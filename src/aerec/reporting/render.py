@@ -147,12 +147,17 @@ def _md_block(block: Block) -> str:
 
 
 def _md_table(block: Table) -> str:
-    columns = [str(c) for c in block.frame.columns]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in block.frame.itertuples(index=False):
-        lines.append("| " + " | ".join(_cell(v).replace("|", "\\|") for v in row) + " |")
-    table = "\n".join(lines)
+    table = markdown_table(block.frame)
     return f"*{block.caption}*\n\n{table}" if block.caption else table
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A Markdown table; floats to 4 decimals, missing values empty."""
+    columns = [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v).replace("|", "\\|") for v in row) + " |")
+    return "\n".join(lines)
 
 
 def _cell(value: object) -> str:
