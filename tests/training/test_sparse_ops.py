@@ -170,6 +170,27 @@ def test_transposed_weights_as_for_tied_layers(backend):
     _close(_grads(pred, (w_in,))[0], _grads(dense_pred, (w_in,))[0], 1e-4)
 
 
+@pytest.mark.parametrize("fill", ["none", "row", "col"])
+def test_column_major_encoder_weight_gives_the_same_bits(fill):
+    """The model stores its first layer column-major (no transposing copy per step); the
+    encoder's output and weight gradient must be bitwise those of a row-major weight. A model's
+    fill is one vector or none (``RatingMatrix.fill_vectors``); with both, the two kernels may
+    add the two fill terms in different orders (a rounding difference, not tested)."""
+    p = _problem(64, 300, 40, fill)
+    row_major = p["w_in"]
+    column_major = row_major.detach().t().contiguous().t().requires_grad_(True)
+    assert not column_major.is_contiguous() and torch.equal(column_major, row_major)
+    results = []
+    for weight in (row_major, column_major):
+        p["w_in"] = weight
+        code = _encode(p)
+        (grad,) = _grads(code, (weight,))
+        assert grad.stride() == weight.stride()  # what a fused optimizer needs
+        results.append((code, grad))
+    for first, second in zip(*results, strict=True):
+        assert torch.equal(first, second)
+
+
 @pytest.mark.parametrize("fill", ["constant", "user_mean", "item_mean"])
 def test_cells_from_row_batcher_encode_its_dense_inputs(fill):
     """``RowBatcher.observed`` -> CellBatch -> encoder equals the encoder of ``inputs``."""

@@ -322,9 +322,8 @@ def _col_spmm(cptr, cells, rows, vals, mat, a, u, v, out, sums):
     sums[j] = sum of vals over column j. Parallel over columns: each writes its own row."""
     k = out.shape[1]
     for j in _prange(out.shape[0]):
-        aj = a[j]
         for t in range(k):
-            out[j, t] = aj * u[t] + v[t]
+            out[j, t] = 0
         total = vals.dtype.type(0)
         for q in range(cptr[j], cptr[j + 1]):
             x = vals[cells[q]]
@@ -332,6 +331,8 @@ def _col_spmm(cptr, cells, rows, vals, mat, a, u, v, out, sums):
             total += x
             for t in range(k):
                 out[j, t] += x * mat[r, t]
+        for t in range(k):  # added last, as in _col_spmm_t: both layouts give the same bits
+            out[j, t] = out[j, t] + a[j] * u[t] + v[t]
         sums[j] = total
 
 
