@@ -53,3 +53,22 @@ def toy_ratings(
 
 def toy_encoded(**kwargs) -> EncodedData:
     return encode(toy_ratings(**kwargs))
+
+
+def read_scalars(log_dir) -> dict[str, list[tuple[int, float]]]:
+    """Every TensorBoard scalar of the event files in ``log_dir``: tag -> [(step, value)]."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir))
+    events.Reload()
+    return {
+        tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]
+    }
+
+
+def history_scalars(history: list[dict]) -> dict[str, list[tuple[int, float]]]:
+    """What :func:`read_scalars` should find for a run's history (event files hold float32)."""
+    from aerec.training.callbacks import scalar_tag
+
+    keys = [k for k in history[0] if k != "epoch"]
+    return {scalar_tag(k): [(r["epoch"], float(np.float32(r[k]))) for r in history] for k in keys}

@@ -17,5 +17,9 @@ class ConfigError(AerecError):
     """An invalid option or configuration value."""
 
 
+class TrainingError(ConfigError):
+    """Training failed with this configuration (it diverged before any usable epoch)."""
+
+
 class CheckpointError(AerecError):
     """A missing, corrupt or foreign run folder or checkpoint."""

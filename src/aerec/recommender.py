@@ -11,7 +11,7 @@ counts them in ``n_fallback_``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +21,12 @@ import torch
 from aerec.data.matrix import RatingMatrix
 from aerec.data.side import SideInfo, item_features, user_features
 from aerec.data.types import EncodedData, Interactions, RatingScale, Vocab
-from aerec.errors import ConfigError
+from aerec.errors import ConfigError, TrainingError
 from aerec.evaluation.metrics import rating_metrics
 from aerec.models import AutoEncoder, ModelConfig, model_config
 from aerec.training import RunOptions, TrainConfig, Trainer
 from aerec.training.batches import RowBatcher
+from aerec.training.callbacks import EpochCallback
 from aerec.training.predict import Predictor
 
 DEFAULT_TRAIN: dict[str, TrainConfig] = {
@@ -75,8 +76,10 @@ class AutoRecommender:
         val: Interactions | None = None,
         checkpoint_dir: str | Path | None = None,
         resume: bool = False,
+        callbacks: Sequence[EpochCallback] = (),
     ) -> AutoRecommender:
-        """Train on ``train`` (default: all of ``data``), early-stopping on ``val``."""
+        """Train on ``train`` (default: all of ``data``), early-stopping on ``val``;
+        ``callbacks`` see each epoch's history record (:mod:`aerec.training.callbacks`)."""
         train = data.interactions if train is None else train
         device = self.options.torch_device()
         if self.options.threads:
@@ -105,10 +108,11 @@ class AutoRecommender:
             self.options,
             (data.scale.low, data.scale.high),
             checkpoint_dir,
+            callbacks,
         )
         state = trainer.fit(resume=resume)
         if state.best_weights is None:
-            raise ConfigError(f"training failed: {state.stopped}; lower the learning rate")
+            raise TrainingError(f"training failed: {state.stopped}; lower the learning rate")
         if data.items is not None and "title" in data.items:
             self.item_titles_ = data.items["title"].reindex(data.item_vocab.ids).to_numpy(object)
         self.history_, self.best_epoch_, self.stopped_ = (

@@ -3,11 +3,13 @@
 ``RUN_DIR`` holds ``config.toml`` (everything needed to rerun it), ``history.json`` and
 ``history.csv`` (one row per epoch), ``metrics.json`` (written last: a run without it is
 unfinished and can be resumed), ``model/`` (weights, config, vocabularies), ``loss.png`` and
-``rmse.png``. Reports are built from these folders only.
+``rmse.png``. Reports are built from these folders only. With ``tensorboard`` set, the
+per-epoch history also goes to TensorBoard event files in that folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -29,6 +31,7 @@ from aerec.models.config import MODELS, ModelConfig, model_config
 from aerec.recommender import DEFAULT_TRAIN, AutoRecommender
 from aerec.reporting.plots import plot_history
 from aerec.training import RunOptions, TrainConfig
+from aerec.training.callbacks import TensorBoardLogger
 from aerec.training.distributed import is_main_process
 
 
@@ -165,9 +168,12 @@ def train_run(
     options: RunOptions | None = None,
     data_dir=None,
     resume: bool = False,
+    tensorboard: str | Path | None = None,
 ) -> dict:
-    """Train, evaluate on test at the best validation epoch, and write the run folder."""
+    """Train, evaluate on test at the best validation epoch, and write the run folder;
+    log the training curves to TensorBoard in the folder ``tensorboard`` if given."""
     out = Path(out)
+    logger = None if tensorboard is None else TensorBoardLogger(tensorboard)
     options = options or RunOptions(seed=config.seed)
     options = RunOptions(config.seed, options.device, options.threads, options.progress)
     if resume and (out / "metrics.json").exists():
@@ -178,7 +184,15 @@ def train_run(
     data, parts = load_data(config.data, config.seed, data_dir, options.progress)
     start = time.perf_counter()
     rec = AutoRecommender(config.model, config.train_config, options)
-    rec.fit(data, parts.train, parts.val, checkpoint_dir=out / "checkpoint", resume=resume)
+    with logger or contextlib.nullcontext():
+        rec.fit(
+            data,
+            parts.train,
+            parts.val,
+            checkpoint_dir=out / "checkpoint",
+            resume=resume,
+            callbacks=[logger] if logger else [],
+        )
     seconds = time.perf_counter() - start
     metrics = _metrics(rec, parts, seconds) | {
         "data": fingerprint(data),

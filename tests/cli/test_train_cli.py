@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from aerec.cli import main
+from tests.helpers import history_scalars, read_scalars
 
 DATASET = "synthetic-300x150x15000"
 FAST = ["--epochs", "3", "--batch-size", "32", "--no-progress", "--threads", "1"]
@@ -95,6 +97,26 @@ def test_same_seed_gives_the_same_metrics(run_dir, tmp_path, capsys):
     a = json.loads((run_dir / "metrics.json").read_text())
     b = json.loads((out / "metrics.json").read_text())
     assert a["test_rmse"] == b["test_rmse"] and a["test_user_rmse"] == b["test_user_rmse"]
+
+
+def test_tensorboard_logs_the_history_and_changes_nothing(run_dir, tmp_path, capsys):
+    out, board = tmp_path / "logged", tmp_path / "board"
+    code, _, err = run([*u_autorec_args(out), "--tensorboard", str(board)], capsys)
+    assert code == 0, err
+    history = json.loads((out / "history.json").read_text())
+    assert read_scalars(board) == history_scalars(history)
+    logged = json.loads((out / "metrics.json").read_text())
+    plain = json.loads((run_dir / "metrics.json").read_text())
+    assert logged["test_rmse"] == plain["test_rmse"] and logged["val_rmse"] == plain["val_rmse"]
+
+
+def test_missing_tensorboard_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    out = tmp_path / "x"
+    code, _, err = run([*u_autorec_args(out), "--tensorboard", str(tmp_path / "tb")], capsys)
+    assert code == 2 and "pip install 'aerec[tensorboard]'" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()  # refused before any work
 
 
 def test_config_file_and_options(tmp_path, capsys):

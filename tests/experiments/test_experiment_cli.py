@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from aerec.cli import main
 from tests.experiments.tiny import TINY_SPEC, write_spec
+from tests.helpers import history_scalars, read_scalars
 
 
 def run(args, capsys) -> tuple[int, str, str]:
@@ -58,3 +61,18 @@ def test_bad_spec_is_a_one_line_error(tmp_path, capsys):
     assert code == 2 and "unknown key 'hiden'" in err and len(err.strip().splitlines()) == 1
     code, _, err = run(["experiment", "collect", str(tmp_path / "nope.toml")], capsys)
     assert code == 2 and "does not exist" in err
+
+
+def test_tensorboard_logs_each_run_to_its_own_folder(tmp_path, capsys):
+    spec, runs, board = write_spec(tmp_path), tmp_path / "runs", tmp_path / "board"
+    args = ["--runs-dir", str(runs), "--epochs", "2", "--seeds", "4", "--threads", "1"]
+    code, _, err = run(
+        ["experiment", "run", str(spec), *args, "--no-progress", "--tensorboard", str(board)],
+        capsys,
+    )
+    assert code == 0, err
+    folders = sorted(p.parent for p in (runs / "tiny").glob("*/metrics.json"))
+    assert len(folders) == 2
+    for folder in folders:
+        history = json.loads((folder / "history.json").read_text())
+        assert read_scalars(board / "tiny" / folder.name) == history_scalars(history)

@@ -41,7 +41,7 @@ def _copy(tiny_experiment, tmp_path):
 
 
 def _no_training(monkeypatch, calls=None, error=None):
-    def fake(config, out, options=None, data_dir=None, resume=False):
+    def fake(config, out, options=None, data_dir=None, resume=False, tensorboard=None):
         if calls is not None:
             calls.append((out.name, resume))
         if error is not None:

@@ -19,8 +19,10 @@ def _register() -> None:
     from aerec.cli import data as data_cmds
     from aerec.cli import experiment as _experiment_and_report  # noqa: F401 - adds both commands
     from aerec.cli import train as train_cmds
+    from aerec.cli import tune as tune_cmds
 
     cli.add_command(data_cmds.data)
+    cli.add_command(tune_cmds.tune)
     for command in (
         train_cmds.train,
         train_cmds.evaluate,

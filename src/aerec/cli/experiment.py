@@ -56,10 +56,28 @@ def experiment() -> None:
 @_SEEDS
 @_DATASET
 @click.option("--dry-run", is_flag=True, help="List the runs and their state; train nothing.")
+@click.option(
+    "--tensorboard",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Log each run's curves as TensorBoard events to TENSORBOARD/<spec name>/<run id>/ "
+    "(needs pip install 'aerec[tensorboard]').",
+)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int)
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def run(spec_file, runs_dir, data_dir, epochs, seeds, dataset, dry_run, device, threads, progress):
+def run(
+    spec_file,
+    runs_dir,
+    data_dir,
+    epochs,
+    seeds,
+    dataset,
+    dry_run,
+    tensorboard,
+    device,
+    threads,
+    progress,
+):
     """Train SPEC_FILE's missing runs (resuming interrupted ones), then collect the table."""
     from aerec.experiments import Overrides, load_spec, plan, run_experiment
 
@@ -77,7 +95,7 @@ def run(spec_file, runs_dir, data_dir, epochs, seeds, dataset, dry_run, device, 
         return
     options = RunOptions(device=device, threads=threads)
     say = lambda line: click.echo(line, err=True)  # noqa: E731
-    table = run_experiment(spec, runs_dir, overrides, data_dir, options, progress, say)
+    table = run_experiment(spec, runs_dir, overrides, data_dir, options, progress, say, tensorboard)
     _print_summary(table)
 
 

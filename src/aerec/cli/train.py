@@ -52,6 +52,14 @@ _OVERRIDES = {
 }
 
 
+TENSORBOARD = click.option(
+    "--tensorboard",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also log the per-epoch curves as TensorBoard events to this folder "
+    "(needs pip install 'aerec[tensorboard]').",
+)
+
+
 def _layers(ctx, param, value: str | None):
     if value is None:
         return None
@@ -126,14 +134,17 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
     help="The run folder to write.",
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@TENSORBOARD
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int)
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def train(config_file, data_dir, seed, out, resume, device, threads, progress, **options):
+def train(
+    config_file, data_dir, seed, out, resume, tensorboard, device, threads, progress, **options
+):
     """Train a model, evaluate it on the test split, write the run folder."""
     config = build_config(config_file, seed, options)
     run_options = RunOptions(config.seed, device, threads, progress)
-    metrics = train_run(config, out, run_options, data_dir=data_dir, resume=resume)
+    metrics = train_run(config, out, run_options, data_dir, resume, tensorboard)
     if is_main_process():
         _print_metrics(metrics, out)
 

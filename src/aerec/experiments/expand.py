@@ -78,7 +78,19 @@ def expand_rows(spec: ExperimentSpec) -> list[Row]:
     unused = [ref for ref in spec.references if all(row.reference != ref for row in rows)]
     if unused:
         raise ConfigError(f"{spec.where}: reference match {unused[0].match} matches no row")
+    for end in ("low", "high"):  # the [tune] keys exist and both ends of each range are valid
+        picks = {key: getattr(r, end) for key, r in spec.tune.items()}
+        tuned_config(rows[0], picks, spec.seeds[0], f"{spec.where} [tune]")
     return rows
+
+
+def tuned_config(row: Row, picks: dict[str, Any], seed: int, where: str) -> RunConfig:
+    """The row's config with ``picks`` (dotted key -> value, from [tune] ranges) on top."""
+    values = copy.deepcopy(row.values)
+    for key, value in picks.items():
+        section, name = check_dotted(key, where)
+        values.setdefault(section, {})[name] = value
+    return RunConfig.from_dict({**values, "seed": seed}, where)
 
 
 def expand_runs(

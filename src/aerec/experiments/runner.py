@@ -3,7 +3,8 @@
 ``RUNS_DIR/<spec name>/`` holds one run folder per run (see :mod:`aerec.runs`),
 ``experiment.json`` (the spec's name, description, axes, seeds and the overrides used) and the
 collected table ``results.csv`` / ``results.parquet``: one row per finished run.
-A folder with ``metrics.json`` is done; one with ``checkpoint/`` is resumed.
+A folder with ``metrics.json`` is done; one with ``checkpoint/`` is resumed. With
+``tensorboard`` set, each run logs its curves to ``TENSORBOARD/<spec name>/<run id>/``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tqdm.auto import tqdm
 from aerec.errors import AerecError, CheckpointError
 from aerec.experiments.expand import ExperimentRun, expand_runs, format_value
 from aerec.experiments.spec import ExperimentSpec
+from aerec.extras import require
 from aerec.io import atomic_write, write_json, write_text
 from aerec.runs import RunConfig, read_run, train_run
 from aerec.training import RunOptions
@@ -88,6 +90,7 @@ def run_experiment(
     options: RunOptions | None = None,
     progress: bool = True,
     say: Callable[[str], None] = print,
+    tensorboard: str | Path | None = None,
 ) -> pd.DataFrame:
     """Train the missing runs (one progress bar with an ETA over them), then collect.
 
@@ -103,12 +106,15 @@ def run_experiment(
         f"{spec.name}: {len(planned)} runs: {counts['done']} done, "
         f"{counts['resume']} to resume, {counts['todo']} to start"
     )
+    if tensorboard is not None:
+        require("tensorboard", "--tensorboard")  # before the first run, not inside it
     run_options = RunOptions(options.seed, options.device, options.threads, progress=False)
     bar = tqdm(todo, desc=spec.name, unit="run", disable=not progress or not todo)
     try:
         for item in bar:
             bar.set_postfix_str(item.run.run_id, refresh=True)
-            _train(item, run_options, data_dir)
+            board = None if tensorboard is None else Path(tensorboard) / spec.name / item.run.run_id
+            _train(item, run_options, data_dir, board)
     except KeyboardInterrupt:
         say("interrupted: finished runs are kept; run the same command again to resume")
         raise
@@ -118,9 +124,15 @@ def run_experiment(
     return table
 
 
-def _train(item: PlannedRun, options: RunOptions, data_dir: str | Path | None) -> None:
+def _train(
+    item: PlannedRun,
+    options: RunOptions,
+    data_dir: str | Path | None,
+    tensorboard: Path | None = None,
+) -> None:
     try:
-        train_run(item.run.config, item.folder, options, data_dir, resume=item.status == "resume")
+        resume = item.status == "resume"
+        train_run(item.run.config, item.folder, options, data_dir, resume, tensorboard)
     except AerecError as exc:
         raise type(exc)(f"run {item.folder}: {exc}") from None
 

@@ -34,11 +34,24 @@ is the row with those axes replaced, e.g. ``baseline = { variant = "zero", "mode
 [256, 512, 256] }`` compares every row with that one row. A string names a variant. A variant
 may have its own ``baseline = "<variant label>"``, which replaces the spec's ``variant``
 entry for its rows. Every error is one line.
+
+``aerec tune`` (:mod:`aerec.experiments.tune`) searches a spec instead of running all of it:
+each axis (``variant`` and every [grid] key) is a categorical choice among its values, and an
+optional ``[tune]`` table adds numeric ranges over other config keys::
+
+    [tune]
+    "train.lr" = { low = 1e-4, high = 1e-2, log = true }   # a float, log-uniform
+    "model.hidden" = { low = 100, high = 600 }              # both ends integers: an integer
+    "model.dropout" = { low = 0.0, high = 0.8 }             # or [tune.model] dropout = {...}
+
+``low`` < ``high`` are required, ``log`` (sample on a log scale; needs low > 0) is optional.
+A ranged key may be neither a [grid] axis nor set by a variant. ``aerec experiment run``
+ignores [tune]; every trial trains with the spec's first seed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +59,9 @@ from aerec.config import read_toml
 from aerec.errors import ConfigError
 
 SECTIONS = ("data", "model", "train")
-TOP_KEYS = ("experiment", *SECTIONS, "grid", "variants", "references")
+TOP_KEYS = ("experiment", *SECTIONS, "grid", "variants", "references", "tune")
 EXPERIMENT_KEYS = ("name", "description", "seeds", "baseline")
+RANGE_KEYS = ("low", "high", "log")
 VARIANT_KEY = "variant"
 
 
@@ -74,12 +88,26 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Range:
+    """A numeric search range of ``aerec tune``: an integer when both ends are integers."""
+
+    low: float
+    high: float
+    log: bool = False
+
+    @property
+    def integer(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int)
+
+
+@dataclass(frozen=True)
 class ExperimentSpec:
     """A parsed, validated spec; :func:`aerec.experiments.expand.expand_rows` expands it.
 
     base: the nested base run config (sections data, model, train).
     grid: dotted key -> the values of that axis, in order.
     baseline: the spec-wide baseline assignment (axis -> value), empty for none.
+    tune: dotted key -> the numeric range ``aerec tune`` searches it over.
     """
 
     name: str
@@ -91,6 +119,7 @@ class ExperimentSpec:
     references: tuple[Reference, ...] = ()
     description: str = ""
     where: str = "spec"
+    tune: dict[str, Range] = field(default_factory=dict)
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -117,17 +146,19 @@ def parse_spec(values: dict[str, Any], default_name: str, where: str = "spec") -
         raise ConfigError(f"[experiment] in {where} must be a table")
     _check_keys(head, EXPERIMENT_KEYS, f"{where} [experiment]", "key")
     variants = _variants(values.get("variants", []), where)
+    grid = _grid(values.get("grid", {}), where)
     baseline = head.get("baseline")
     return ExperimentSpec(
         name=_name(head.get("name", default_name), where),
         seeds=parse_seeds(head.get("seeds"), where),
         base={s: dict(_table(values, s, where)) for s in SECTIONS if s in values},
-        grid=_grid(values.get("grid", {}), where),
+        grid=grid,
         variants=variants,
         baseline=None if baseline is None else _assignment(baseline, f"{where} baseline"),
         references=_references(values.get("references", []), where),
         description=str(head.get("description", "")).strip(),
         where=where,
+        tune=_tune(values.get("tune", {}), grid, variants, where),
     )
 
 
@@ -217,6 +248,56 @@ def _variants(entries: Any, where: str) -> tuple[Variant, ...]:
     if len(set(labels)) != len(labels):
         raise ConfigError(f"{where}: variant labels must be distinct, got {labels}")
     return tuple(variants)
+
+
+def _tune(
+    table: Any, grid: dict[str, Any], variants: tuple[Variant, ...], where: str
+) -> dict[str, Range]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"[tune] in {where} must be a table of ranges")
+    ranges = {}
+    for key, value in _range_entries(table).items():
+        check_dotted(key, f"{where} [tune]")
+        here = f"{where} [tune] {key!r}"
+        if key in grid:
+            raise ConfigError(f"{here} is also a [grid] axis; keep it in one of the two")
+        setters = [v.label for v in variants if key in v.overrides]
+        if setters:
+            raise ConfigError(f"{here} is set by variant {setters[0]!r}; drop one of the two")
+        ranges[key] = _range(value, here)
+    return ranges
+
+
+def _range_entries(table: dict, prefix: str = "") -> dict[str, Any]:
+    """Dotted key -> range table; a key without a dot is a section (``[tune.train]``)."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if "." not in name and isinstance(value, dict):
+            out.update(_range_entries(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def _range(value: Any, where: str) -> Range:
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{where} must be a range, e.g. {{ low = 1e-4, high = 1e-2, log = true }}"
+        )
+    _check_keys(value, RANGE_KEYS, where, "key")
+    low, high, log = value.get("low"), value.get("high"), value.get("log", False)
+    if not (_is_number(low) and _is_number(high) and low < high):
+        raise ConfigError(f"{where} needs numbers low < high, got low = {low!r}, high = {high!r}")
+    if not isinstance(log, bool):
+        raise ConfigError(f"{where} log must be true or false, got {log!r}")
+    if log and low <= 0:
+        raise ConfigError(f"{where} is a log range, so low must be > 0, got {low!r}")
+    return Range(low, high, log)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _assignment(value: Any, where: str) -> dict[str, Any]:

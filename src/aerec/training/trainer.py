@@ -3,7 +3,8 @@
 Each epoch: shuffle the rows that have training ratings, take Adam steps on the masked loss
 plus the L2 penalty (with optional input corruption and dense re-feeding), then score the
 validation ratings. Early stopping restores the best epoch; a checkpoint after every epoch
-lets an interrupted run resume and end exactly as an uninterrupted one would.
+lets an interrupted run resume and end exactly as an uninterrupted one would. Callbacks (see
+:mod:`aerec.training.callbacks`) see each epoch's record: TensorBoard logging, pruning.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +24,7 @@ from tqdm.auto import tqdm
 from aerec.training import checkpoint as ckpt
 from aerec.training import distributed
 from aerec.training.batches import RowBatcher
+from aerec.training.callbacks import EpochCallback
 from aerec.training.config import RunOptions, TrainConfig
 from aerec.training.corruption import corrupt
 from aerec.training.losses import masked_mse, masked_se
@@ -53,7 +56,11 @@ def epoch_generators(seed: int, epoch: int, device: torch.device):
 
 
 class Trainer:
-    """Trains ``model`` on the rows of ``train``; scores ``val`` (same row/column layout)."""
+    """Trains ``model`` on the rows of ``train``; scores ``val`` (same row/column layout).
+
+    callbacks: called with a copy of each epoch's history record, after its checkpoint, on
+        the main process only; an exception they raise stops training and propagates.
+    """
 
     def __init__(
         self,
@@ -64,6 +71,7 @@ class Trainer:
         options: RunOptions,
         scale: tuple[float, float],
         checkpoint_dir: str | Path | None = None,
+        callbacks: Sequence[EpochCallback] = (),
     ) -> None:
         self.model, self.train, self.val = model, train, val
         self.config, self.options, self.scale = config, options, scale
@@ -78,6 +86,7 @@ class Trainer:
         self.world = distributed.setup(train.device)
         self.net = distributed.wrap(model, train.device)
         self.state = TrainState()
+        self.callbacks = tuple(callbacks)
 
     def fit(self, resume: bool = False) -> TrainState:
         """Run epochs until ``epochs``, early stopping or divergence; restore the best."""
@@ -91,7 +100,7 @@ class Trainer:
             leave=False,
         )
         while self.state.epoch < self.config.epochs and not self.state.stopped:
-            self._one_epoch(self.state.epoch + 1)
+            record = self._one_epoch(self.state.epoch + 1)
             bar.update(1)
             last = self.state.history[-1] if self.state.history else {}
             bar.set_postfix({k: f"{v:.4f}" for k, v in last.items() if k.endswith("_rmse")})
@@ -99,12 +108,16 @@ class Trainer:
                 ckpt.save(
                     self.checkpoint_dir, self.model, self.optimizer, self.scheduler, self.state
                 )
+            if record is not None and self.world.is_main:
+                for callback in self.callbacks:
+                    callback(dict(record))
         bar.close()
         if self.state.best_weights is not None:
             self.model.load_state_dict(self.state.best_weights)
         return self.state
 
-    def _one_epoch(self, epoch: int) -> None:
+    def _one_epoch(self, epoch: int) -> dict | None:
+        """Train and score one epoch; its history record (None when it diverged)."""
         start = time.perf_counter()
         record = {"epoch": epoch, **self.train_epoch(epoch)}
         if not math.isfinite(record["train_loss"]):
@@ -113,7 +126,7 @@ class Trainer:
                 f"; kept the best epoch {self.state.best_epoch}"
             )
             self.state.epoch = epoch
-            return
+            return None
         if self.val is not None:
             record |= {f"val_{k}": v for k, v in self.evaluate(self.val).items()}
         record["seconds"] = time.perf_counter() - start
@@ -121,6 +134,7 @@ class Trainer:
         self.state.history.append(record)
         self.state.epoch = epoch
         self._track_best(record)
+        return record
 
     def _track_best(self, record: dict) -> None:
         state = self.state

@@ -1,0 +1,31 @@
+"""Optional dependencies: imported only where a feature needs them.
+
+TensorBoard logging and hyper-parameter search pull in packages most runs never use, so they
+are extras of the ``aerec`` distribution (``pip install 'aerec[tensorboard]'``, ``'aerec[tune]'``).
+Asking for such a feature without its extra is a user error, reported in one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from aerec.errors import ConfigError
+
+EXTRAS: dict[str, tuple[str, str]] = {
+    "tensorboard": ("torch.utils.tensorboard", "tensorboard"),
+    "tune": ("optuna", "optuna"),
+}
+"""extra name (as in pyproject.toml) -> (the module to import, the package that provides it)."""
+
+
+def require(extra: str, feature: str) -> ModuleType:
+    """Import the module behind ``extra``; a ConfigError naming the install command if missing."""
+    module, package = EXTRAS[extra]
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(
+            f"{feature} needs {package}, which is not installed; "
+            f"install it with pip install 'aerec[{extra}]'"
+        ) from None
