@@ -62,7 +62,8 @@ def test_notebook_specs_use_the_notebook_split_and_settings(path):
         )
         assert config.model.based == "user"
         train = config.train_config
-        assert (train.lr, train.batch_size, train.epochs) == (0.0001, 256, 500)
+        recipe = (train.lr, train.batch_size, train.epochs, train.loss, train.schedule)
+        assert recipe == (0.0001, 256, 500, "row_mse", "none")  # not the family's defaults
 
 
 def test_comparisons_have_baselines():
