@@ -1,0 +1,209 @@
+"""Time to the notebook's final test RMSE: aerec's recipe against the notebook's.
+
+    python benchmarks/time_to_rmse.py [--reference] [--json FILE] [--data-dir DIR] [--threads N]
+
+The notebook trains its two best models for 500 epochs at learning rate 1e-4. Its own code
+(Keras on TensorFlow 2.21, a 2-core machine like ours; figures from issue 5) took 743 s to a
+test per-user RMSE of 0.883 (AutoRec elu/elu, average input) and 450 s to 0.859 (Deep AE
+[256, 512, 256]). For each model, in a fresh process, on the notebook's split (stratified
+90/10, seed 42, 10% of train for validation; real ML-1M when the data dir holds it, else
+``synthetic-ml-1m``, where the targets mean little):
+
+* ``aerec_s``: wall seconds of aerec's trainer with :data:`RECIPES` (its default engine), one
+  training epoch and one validation pass at a time, until the model picked by validation
+  (the best validation RMSE so far, as early stopping picks it) has a test per-user RMSE at or
+  below the notebook's (``target_user_rmse``). Scoring the test ratings is not timed; the
+  test never steers training, it only says when to stop the clock. ``aerec_epochs``: epochs
+  run by then; null if not reached within the recipe's epochs.
+* ``notebook_s``: the notebook's own time from the issue (Keras, not rerun here);
+  ``speedup`` = notebook_s / aerec_s.
+* with ``--reference``: ``reference_s``, the notebook's recipe (lr 1e-4, 500 epochs, one
+  validation pass per epoch) run in the same process by the dense PyTorch version of the
+  notebook's method (``benchmarks/run.py``'s reference), with ``reference_user_rmse``, its
+  test per-user RMSE at its best validation epoch, and ``reference_speedup`` = reference_s /
+  aerec_s. About 20 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing as mp
+import os
+
+NOTEBOOK = {  # model params, notebook seconds, notebook test per-user RMSE (issue 5)
+    "U-AutoRec": (
+        "autorec",
+        {
+            "based": "user",
+            "activation": "elu",
+            "last_activation": "elu",
+            "input_fill": "user_mean",
+            "l2": 5e-4,
+        },
+        743.0,
+        0.883,
+    ),
+    "Deep AE": ("deep", {"layers": (256, 512, 256)}, 450.0, 0.859),
+}
+RECIPES = {  # label: (model, recipe): ten times the notebook's learning rate, decayed (cosine)
+    "U-AutoRec": ("U-AutoRec", {"lr": 1e-3, "loss": "mse", "schedule": "cosine", "epochs": 60}),
+    "Deep AE": ("Deep AE", {"lr": 1e-3, "loss": "row_mse", "schedule": "cosine", "epochs": 80}),
+    "Deep AE 60": ("Deep AE", {"lr": 1e-3, "loss": "row_mse", "schedule": "cosine", "epochs": 60}),
+}
+"""Deep AE: ``DEFAULT_TRAIN["deep"]`` (80 epochs, best on validation), and the same over 60
+epochs (a little worse on validation, sooner at the target). U-AutoRec: the AutoRec default's
+loss (the masked MSE over a batch's cells) with the cosine schedule over 60 epochs
+(docs/results.md). The clock runs inside the schedule: where the target is met early, the
+rest of the schedule is not run."""
+
+
+def measure(label: str, dataset: str, data_dir, threads: int, reference: bool) -> dict:
+    """One model, in this (fresh) process."""
+    import torch
+
+    from aerec.recommender import set_threads
+
+    set_threads(threads)
+    row = {"threads": torch.get_num_threads()}
+    name, recipe = RECIPES[label]
+    row |= _time_to_target(name, dataset, data_dir, "aerec", recipe)
+    if reference:
+        notebook_recipe = {"lr": 1e-4, "loss": "row_mse", "epochs": 500}
+        ref = _time_to_target(name, dataset, data_dir, "dense", notebook_recipe)
+        row |= {"reference_s": ref["seconds"], "reference_user_rmse": ref["best_user_rmse"]}
+    return row
+
+
+class _Reached(Exception):
+    """Raised by the callback to stop the clock: the target is reached."""
+
+
+def _time_to_target(name: str, dataset: str, data_dir, impl: str, recipe: dict) -> dict:
+    import torch
+
+    from aerec.data.matrix import RatingMatrix
+    from aerec.recommender import AutoRecommender
+    from aerec.runs import DataConfig, load_data
+    from aerec.training import RunOptions, TrainConfig
+    from aerec.training.batches import RowBatcher
+    from aerec.training.trainer import Trainer
+
+    model_name, params, _, target = NOTEBOOK[name]
+    data_config = DataConfig(dataset, "stratified", split_seed=42)
+    data, parts = load_data(data_config, seed=42, data_dir=data_dir)
+    warm_up = TrainConfig(epochs=1, patience=0)
+    rec = AutoRecommender(model_name, warm_up, RunOptions(seed=42), **params)
+    rec.fit(data, parts.train, None)  # builds the batcher; warms up (compiles) the kernels
+    rec.model_ = rec._build_model(rec.inputs_.n_cols, torch.Generator().manual_seed(42))
+    rec.train_config = config = TrainConfig(patience=0, **recipe)
+
+    def batcher(part):
+        return RowBatcher(RatingMatrix.build(part, data.n_users, data.n_items, rec.config.based))
+
+    val, test = batcher(parts.val), batcher(parts.test)
+    trainer = Trainer(rec.model_, rec.inputs_, val, config, rec.options, (1.0, 5.0))
+    if impl == "dense":
+        from run import _dense_reference
+
+        trainer.train_epoch = _dense_reference(trainer, rec)
+    seen = {"seconds": 0.0, "user_rmse": None, "reached": None}
+
+    def watch(record: dict) -> None:  # after each epoch; record["seconds"]: train + val
+        seen["seconds"] += record["seconds"]
+        if trainer.state.best_epoch == record["epoch"]:  # the model early stopping keeps
+            seen["user_rmse"] = trainer.evaluate(test)["user_rmse"]  # not timed
+            if impl == "aerec" and seen["user_rmse"] <= target:
+                seen["reached"] = record["epoch"]
+                raise _Reached
+
+    trainer.callbacks = (watch,)
+    with contextlib.suppress(_Reached):
+        trainer.fit()
+    return {
+        "seconds": seen["seconds"],
+        "epochs": seen["reached"] if impl == "aerec" else trainer.state.epoch,
+        "reached": seen["reached"] is not None or impl == "dense",
+        "best_user_rmse": seen["user_rmse"],
+        "dataset": data.name,
+        "engine": "sparse" if trainer.sparse and impl == "aerec" else "dense",
+    }
+
+
+def _child(args) -> dict:
+    return measure(*args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", action="store_true", help="also run the dense recipe")
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--data-dir", default=os.environ.get("AEREC_DATA_DIR"))
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    dataset = (
+        "ml-1m"
+        if args.data_dir and os.path.isfile(os.path.join(args.data_dir, "ml-1m", "ratings.dat"))
+        else "synthetic-ml-1m"
+    )
+    results = []
+    ctx = mp.get_context("spawn")
+    references = {}  # model -> its reference figures: run once per model
+    for label, (name, recipe) in RECIPES.items():
+        _, _, notebook_s, target = NOTEBOOK[name]
+        reference = args.reference and name not in references
+        with ctx.Pool(1) as pool:
+            got = pool.apply(_child, ((label, dataset, args.data_dir, args.threads, reference),))
+        if reference:
+            references[name] = {k: got[k] for k in ("reference_s", "reference_user_rmse")}
+        row = {
+            "model": label,
+            "dataset": got["dataset"],
+            "engine": got["engine"],
+            "threads": got["threads"],
+            "recipe": recipe,
+            "target_user_rmse": target,
+            "aerec_s": got["seconds"] if got["reached"] else None,
+            "aerec_epochs": got["epochs"],
+            "aerec_user_rmse": got["best_user_rmse"],
+            "notebook_s": notebook_s,
+        }
+        row["speedup"] = notebook_s / row["aerec_s"] if row["aerec_s"] else None
+        if args.reference:
+            row |= references[name]
+            row["reference_speedup"] = (
+                row["reference_s"] / row["aerec_s"] if row["aerec_s"] else None
+            )
+        results.append(row)
+        _print_row(row)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2)
+
+
+def _print_row(row: dict) -> None:
+    if row["aerec_s"] is None:
+        head = (
+            f"not reached in {row['recipe']['epochs']} epochs (best {row['aerec_user_rmse']:.4f})"
+        )
+    else:
+        head = (
+            f"{row['aerec_s']:.1f} s ({row['aerec_epochs']} epochs, {row['aerec_user_rmse']:.4f}) "
+            f"vs the notebook's {row['notebook_s']:.0f} s = {row['speedup']:.1f}x"
+        )
+    line = (
+        f"{row['model']:<10} {row['dataset']} {row['engine']} engine, {row['threads']} threads, "
+        f"lr {row['recipe']['lr']:g}: to test per-user RMSE {row['target_user_rmse']}: {head}"
+    )
+    if "reference_s" in row:
+        ratio = row["reference_speedup"]
+        line += (
+            f"; dense reference (lr 1e-4, 500 epochs) {row['reference_s']:.0f} s to "
+            f"{row['reference_user_rmse']:.4f}" + ("" if ratio is None else f" = {ratio:.1f}x")
+        )
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
