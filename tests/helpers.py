@@ -72,3 +72,16 @@ def history_scalars(history: list[dict]) -> dict[str, list[tuple[int, float]]]:
 
     keys = [k for k in history[0] if k != "epoch"]
     return {scalar_tag(k): [(r["epoch"], float(np.float32(r[k]))) for r in history] for k in keys}
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """Run ``aerec ARGS`` in this process: (exit code, stdout, stderr)."""
+    from aerec.cli import main
+
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -9,17 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aerec.cli import main
+from tests.helpers import run_cli
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(list(args), capsys)
 
 
 def ml1m(root: Path, n_users: int = 12, n_items: int = 15) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from aerec.cli import main
-from tests.helpers import history_scalars, read_scalars
+from tests.helpers import history_scalars, read_scalars, run_cli
 
 DATASET = "synthetic-300x150x15000"
 FAST = ["--epochs", "3", "--batch-size", "32", "--no-progress", "--threads", "1"]
@@ -19,16 +19,6 @@ def u_autorec_args(out: Path) -> list[str]:
     """The small U-AutoRec run both the fixture and the determinism test train."""
     args = ["train", "--dataset", DATASET, "--model", "autorec", "--based", "user"]
     return [*args, "--hidden", "32", "--seed", "1", "--out", str(out), *FAST]
-
-
-def run(args, capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +61,7 @@ def test_train_writes_a_complete_run_folder(run_dir):
 
 
 def test_evaluate_reproduces_the_stored_metrics(run_dir, capsys):
-    code, out, _ = run(["evaluate", str(run_dir), "--json"], capsys)
+    code, out, _ = run_cli(["evaluate", str(run_dir), "--json"], capsys)
     assert code == 0
     again = json.loads(out)
     stored = json.loads((run_dir / "metrics.json").read_text())
@@ -80,7 +70,7 @@ def test_evaluate_reproduces_the_stored_metrics(run_dir, capsys):
 
 
 def test_recommend_lists_titles(run_dir, capsys):
-    code, out, _ = run(["recommend", str(run_dir), "--user", "5", "-n", "4"], capsys)
+    code, out, _ = run_cli(["recommend", str(run_dir), "--user", "5", "-n", "4"], capsys)
     assert code == 0
     lines = out.strip().splitlines()
     assert lines[0].split() == ["item", "score", "title"] and len(lines) == 5
@@ -89,7 +79,7 @@ def test_recommend_lists_titles(run_dir, capsys):
 
 def test_same_seed_gives_the_same_metrics(run_dir, tmp_path, capsys):
     out = tmp_path / "again"
-    code, _, _ = run(
+    code, _, _ = run_cli(
         u_autorec_args(out),
         capsys,
     )
@@ -101,7 +91,7 @@ def test_same_seed_gives_the_same_metrics(run_dir, tmp_path, capsys):
 
 def test_tensorboard_logs_the_history_and_changes_nothing(run_dir, tmp_path, capsys):
     out, board = tmp_path / "logged", tmp_path / "board"
-    code, _, err = run([*u_autorec_args(out), "--tensorboard", str(board)], capsys)
+    code, _, err = run_cli([*u_autorec_args(out), "--tensorboard", str(board)], capsys)
     assert code == 0, err
     history = json.loads((out / "history.json").read_text())
     assert read_scalars(board) == history_scalars(history)
@@ -113,7 +103,7 @@ def test_tensorboard_logs_the_history_and_changes_nothing(run_dir, tmp_path, cap
 def test_missing_tensorboard_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
     out = tmp_path / "x"
-    code, _, err = run([*u_autorec_args(out), "--tensorboard", str(tmp_path / "tb")], capsys)
+    code, _, err = run_cli([*u_autorec_args(out), "--tensorboard", str(tmp_path / "tb")], capsys)
     assert code == 2 and "pip install 'aerec[tensorboard]'" in err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()  # refused before any work
@@ -127,7 +117,7 @@ def test_config_file_and_options(tmp_path, capsys):
         "[train]\nepochs = 2\n"
     )
     out = tmp_path / "deep"
-    code, _, err = run(
+    code, _, err = run_cli(
         ["train", "--config", str(config), "--side", "input", "--out", str(out), "--no-progress"],
         capsys,
     )
@@ -149,7 +139,7 @@ def test_config_file_and_options(tmp_path, capsys):
     ],
 )
 def test_bad_options_are_one_line_errors(tmp_path, capsys, args, message):
-    code, _, err = run(["train", *args, "--out", str(tmp_path / "x"), *FAST], capsys)
+    code, _, err = run_cli(["train", *args, "--out", str(tmp_path / "x"), *FAST], capsys)
     assert code != 0
     assert message in err
     assert len(err.strip().splitlines()) == 1
@@ -157,7 +147,7 @@ def test_bad_options_are_one_line_errors(tmp_path, capsys, args, message):
 
 
 def test_missing_run_dir_is_a_clear_error(tmp_path, capsys):
-    code, _, err = run(["evaluate", str(tmp_path / "nope")], capsys)
+    code, _, err = run_cli(["evaluate", str(tmp_path / "nope")], capsys)
     assert code == 2 and "not a run folder" in err
 
 
@@ -167,15 +157,17 @@ def test_corrupt_weights_are_a_clear_error(run_dir, tmp_path, capsys):
     broken = tmp_path / "broken"
     shutil.copytree(run_dir, broken)
     (broken / "model" / "model.safetensors").write_bytes(b"\x00" * 64)
-    code, _, err = run(["recommend", str(broken), "--user", "1"], capsys)
+    code, _, err = run_cli(["recommend", str(broken), "--user", "1"], capsys)
     assert code == 2 and "corrupt model file" in err
 
 
 def test_foreign_checkpoint_is_refused(run_dir, capsys):
-    code, _, err = run(["evaluate", str(run_dir), "--dataset", "synthetic-300x150x16000"], capsys)
+    code, _, err = run_cli(
+        ["evaluate", str(run_dir), "--dataset", "synthetic-300x150x16000"], capsys
+    )
     assert code == 2 and "was trained on" in err
 
 
 def test_finished_run_is_not_overwritten(run_dir, capsys):
-    code, _, err = run(["train", "--dataset", DATASET, "--out", str(run_dir), *FAST], capsys)
+    code, _, err = run_cli(["train", "--dataset", DATASET, "--out", str(run_dir), *FAST], capsys)
     assert code == 2 and "already holds a finished run" in err

@@ -6,28 +6,17 @@ import json
 
 import pytest
 
-from aerec.cli import main
 from tests.experiments.tiny import TINY_SPEC, write_spec
-from tests.helpers import history_scalars, read_scalars
-
-
-def run(args, capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from tests.helpers import history_scalars, read_scalars, run_cli
 
 
 def test_run_then_collect(tmp_path, capsys):
     spec = write_spec(tmp_path)
     runs = tmp_path / "runs"
     args = ["--runs-dir", str(runs), "--epochs", "1", "--seeds", "4,5"]
-    code, out, err = run(["experiment", "run", str(spec), *args, "--dry-run"], capsys)
+    code, out, err = run_cli(["experiment", "run", str(spec), *args, "--dry-run"], capsys)
     assert code == 0 and "4 runs: 4 todo" in out and "sigmoid" in out
-    code, out, err = run(
+    code, out, err = run_cli(
         ["experiment", "run", str(spec), *args, "--no-progress", "--threads", "1"], capsys
     )
     assert code == 0, err
@@ -35,9 +24,9 @@ def test_run_then_collect(tmp_path, capsys):
     assert "global RMSE" in out and "0.916 per-user (notebook)" in out
     assert "elu  sigmoid" in out  # the paired comparison with the baseline
     assert len(list((runs / "tiny").glob("*/metrics.json"))) == 4
-    code, again, err = run(["experiment", "collect", str(spec), *args], capsys)
+    code, again, err = run_cli(["experiment", "collect", str(spec), *args], capsys)
     assert code == 0 and again == out and "4 of 4 runs finished" in err
-    code, out, _ = run(["experiment", "run", str(spec), *args, "--dry-run"], capsys)
+    code, out, _ = run_cli(["experiment", "run", str(spec), *args, "--dry-run"], capsys)
     assert "4 runs: 4 done" in out
 
 
@@ -51,22 +40,22 @@ def test_run_then_collect(tmp_path, capsys):
 )
 def test_bad_options_are_one_line_errors(tmp_path, capsys, args, message):
     spec = write_spec(tmp_path)
-    code, _, err = run(["experiment", "run", str(spec), "--dry-run", *args], capsys)
+    code, _, err = run_cli(["experiment", "run", str(spec), "--dry-run", *args], capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
 def test_bad_spec_is_a_one_line_error(tmp_path, capsys):
     spec = write_spec(tmp_path, TINY_SPEC.replace("hidden = 8", "hiden = 8"))
-    code, _, err = run(["experiment", "run", str(spec), "--dry-run"], capsys)
+    code, _, err = run_cli(["experiment", "run", str(spec), "--dry-run"], capsys)
     assert code == 2 and "unknown key 'hiden'" in err and len(err.strip().splitlines()) == 1
-    code, _, err = run(["experiment", "collect", str(tmp_path / "nope.toml")], capsys)
+    code, _, err = run_cli(["experiment", "collect", str(tmp_path / "nope.toml")], capsys)
     assert code == 2 and "does not exist" in err
 
 
 def test_tensorboard_logs_each_run_to_its_own_folder(tmp_path, capsys):
     spec, runs, board = write_spec(tmp_path), tmp_path / "runs", tmp_path / "board"
     args = ["--runs-dir", str(runs), "--epochs", "2", "--seeds", "4", "--threads", "1"]
-    code, _, err = run(
+    code, _, err = run_cli(
         ["experiment", "run", str(spec), *args, "--no-progress", "--tensorboard", str(board)],
         capsys,
     )

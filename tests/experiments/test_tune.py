@@ -9,7 +9,6 @@ import optuna
 import pandas as pd
 import pytest
 
-from aerec.cli import main
 from aerec.config import read_toml
 from aerec.errors import ConfigError
 from aerec.experiments import expand_rows, load_spec
@@ -28,7 +27,7 @@ from aerec.runs import RunConfig
 from aerec.training import RunOptions
 from aerec.training.trainer import Trainer
 from tests.experiments.tiny import write_spec
-from tests.helpers import read_scalars
+from tests.helpers import read_scalars, run_cli
 
 SEARCH = """
 [experiment]
@@ -56,16 +55,6 @@ batch_size = 64
 """
 GRID_ONLY = SEARCH.split("[tune]")[0]
 ONE_THREAD = RunOptions(threads=1)
-
-
-def run(args, capsys) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def tune_cli(spec, study_dir, *args) -> list[str]:
@@ -125,7 +114,7 @@ def test_list_values_are_json_choices(tmp_path):
 # -- the search ---------------------------------------------------------------------------------
 def test_tune_runs_trials_writes_the_table_and_resumes(tmp_path, capsys):
     spec, studies = write_spec(tmp_path, SEARCH, "search.toml"), tmp_path / "studies"
-    code, out, err = run(tune_cli(spec, studies, "--trials", "3"), capsys)
+    code, out, err = run_cli(tune_cli(spec, studies, "--trials", "3"), capsys)
     assert code == 0, err
     assert "search: 0 of 3 trials finished" in err and "trial 2: val RMSE" in err
     first = pd.read_csv(studies / "search" / "trials.csv")
@@ -136,25 +125,25 @@ def test_tune_runs_trials_writes_the_table_and_resumes(tmp_path, capsys):
     best = first.loc[first["val_rmse"].idxmin()]
     assert f"best trial {best['trial']}: val RMSE {best['val_rmse']:.4f}" in out
 
-    code, out, err = run(tune_cli(spec, studies, "--trials", "5"), capsys)
+    code, out, err = run_cli(tune_cli(spec, studies, "--trials", "5"), capsys)
     assert code == 0, err
     assert "search: 3 of 5 trials finished" in err and "trial 0:" not in err
     again = pd.read_csv(studies / "search" / "trials.csv")
     assert list(again["trial"]) == [0, 1, 2, 3, 4]
     pd.testing.assert_frame_equal(again.head(3), first)  # resumed, not restarted
 
-    code, _, err = run(tune_cli(spec, studies, "--trials", "5"), capsys)
+    code, _, err = run_cli(tune_cli(spec, studies, "--trials", "5"), capsys)
     assert code == 0 and "5 of 5 trials finished" in err and "trial 5" not in err
 
     write_spec(tmp_path, SEARCH.replace("epochs = 3", "epochs = 4"), "search.toml")
-    code, _, err = run(tune_cli(spec, studies, "--trials", "6"), capsys)
+    code, _, err = run_cli(tune_cli(spec, studies, "--trials", "6"), capsys)
     assert code == 2 and "was begun with a different" in err and len(err.splitlines()) == 1
     assert len(pd.read_csv(studies / "search" / "trials.csv")) == 5
 
 
 def test_best_toml_retrains_to_the_best_validation_rmse(tmp_path, capsys):
     spec, studies = write_spec(tmp_path, SEARCH, "search.toml"), tmp_path / "studies"
-    code, _, err = run(tune_cli(spec, studies, "--trials", "2"), capsys)
+    code, _, err = run_cli(tune_cli(spec, studies, "--trials", "2"), capsys)
     assert code == 0, err
     table = pd.read_csv(studies / "search" / "trials.csv")
     best = table.loc[table["val_rmse"].idxmin()]
@@ -162,7 +151,7 @@ def test_best_toml_retrains_to_the_best_validation_rmse(tmp_path, capsys):
     assert config.seed == 7 and config.model.hidden == best["model.hidden"]
     out = tmp_path / "best-run"
     args = ["train", "--config", str(studies / "search" / "best.toml"), "--out", str(out)]
-    code, _, err = run([*args, "--threads", "1", "--no-progress"], capsys)
+    code, _, err = run_cli([*args, "--threads", "1", "--no-progress"], capsys)
     assert code == 0, err
     history = json.loads((out / "history.json").read_text())
     assert min(r["val_rmse"] for r in history) == pytest.approx(best["val_rmse"], rel=1e-12)
@@ -204,7 +193,7 @@ def test_trials_log_their_curves_to_tensorboard(tmp_path):
 
 def test_timeout_stops_starting_trials(tmp_path, capsys):
     spec, studies = write_spec(tmp_path, SEARCH, "search.toml"), tmp_path / "studies"
-    code, _, err = run(tune_cli(spec, studies, "--trials", "1000", "--timeout", "1"), capsys)
+    code, _, err = run_cli(tune_cli(spec, studies, "--trials", "1000", "--timeout", "1"), capsys)
     assert code == 0, err
     assert 1 <= len(pd.read_csv(studies / "search" / "trials.csv")) < 1000
 
@@ -274,21 +263,21 @@ def test_median_pruner_stops_a_bad_trial_after_the_warmup():
 )
 def test_bad_options_are_one_line_errors(tmp_path, capsys, args, message):
     spec = write_spec(tmp_path, SEARCH, "search.toml")
-    code, _, err = run(tune_cli(spec, tmp_path / "st", *args), capsys)
+    code, _, err = run_cli(tune_cli(spec, tmp_path / "st", *args), capsys)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "st").exists()
 
 
 def test_a_bad_tune_table_is_a_one_line_cli_error(tmp_path, capsys):
     spec = write_spec(tmp_path, SEARCH.replace('"train.lr"', '"train.lrr"'), "search.toml")
-    code, _, err = run(tune_cli(spec, tmp_path / "st"), capsys)
+    code, _, err = run_cli(tune_cli(spec, tmp_path / "st"), capsys)
     assert code == 2 and "unknown key 'lrr'" in err and len(err.strip().splitlines()) == 1
 
 
 def test_missing_optuna_is_a_one_line_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)
     spec = write_spec(tmp_path, SEARCH, "search.toml")
-    code, _, err = run(tune_cli(spec, tmp_path / "st"), capsys)
+    code, _, err = run_cli(tune_cli(spec, tmp_path / "st"), capsys)
     assert code == 2 and "aerec tune needs optuna" in err and "pip install 'aerec[tune]'" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "st").exists()
 
