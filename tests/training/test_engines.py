@@ -12,8 +12,10 @@ from aerec.data.splits import split
 from aerec.errors import ConfigError
 from aerec.models import AutoEncoder, model_config
 from aerec.recommender import AutoRecommender
-from aerec.training import RunOptions, TrainConfig
+from aerec.training import RunOptions, TrainConfig, Trainer
 from aerec.training.batches import RowBatcher
+from aerec.training.corruption import corrupt_cells
+from aerec.training.sparse_ops import CellBatch
 from tests.helpers import toy_encoded
 
 VARIANTS = {
@@ -111,16 +113,48 @@ def test_training_with_either_engine_gives_the_same_curves(data, loss):
 
 @pytest.mark.parametrize(
     "train",
-    [
-        {"noise": "gaussian", "noise_level": 0.1},
-        {"refeed": True},
-        {"noise": "dropout", "noise_level": 0.1},
-    ],
+    [{"noise": "gaussian", "noise_level": 0.1}, {"refeed": True}],
 )
 def test_sparse_engine_refuses_what_needs_every_cell(train):
     with pytest.raises(ConfigError, match="engine 'sparse'"):
         TrainConfig(engine="sparse", **train)
     assert not TrainConfig(engine="auto", **train).use_sparse(torch.device("cpu"))
+
+
+def test_dropout_noise_is_sparse_on_a_zero_fill_only():
+    cpu = torch.device("cpu")
+    noisy = {"noise": "dropout", "noise_level": 0.1}
+    assert TrainConfig(**noisy).use_sparse(cpu, zero_fill=True)
+    assert not TrainConfig(**noisy).use_sparse(cpu, zero_fill=False)
+    with pytest.raises(ConfigError, match="non-zero input fill"):
+        TrainConfig(engine="sparse", **noisy).use_sparse(cpu, zero_fill=False)
+
+
+@pytest.mark.parametrize(
+    ("variant", "sparse"), [("u-autorec-zero", True), ("u-autorec-user-mean", False)]
+)
+def test_trainer_takes_dropout_noise_sparse_on_a_zero_fill(data, variant, sparse):
+    model, batcher = _setup(data, variant)
+    config = TrainConfig(epochs=1, noise="dropout", noise_level=0.3)
+    trainer = Trainer(model, batcher, None, config, RunOptions(seed=1), (1.0, 5.0))
+    assert trainer.sparse is sparse
+    assert np.isfinite(trainer.train_epoch(1)["train_loss"])
+
+
+@pytest.mark.parametrize("kind", ["dropout", "maskout"])
+def test_corrupt_cells_drops_and_scales_as_the_dense_noise(kind):
+    """Sparse corruption of (rating - fill) at observed cells: a share ``level`` of them
+    become 0; dropout scales the others by 1 / (1 - level), maskout leaves them."""
+    n, level = 200_000, 0.25
+    values = torch.rand(n, generator=torch.Generator().manual_seed(0)) * 4 + 1
+    cells = CellBatch.from_observed(torch.zeros(n, dtype=torch.long), torch.arange(n), values, 1, n)
+    out = corrupt_cells(cells, kind, level, torch.Generator().manual_seed(1)).values
+    dropped = out == 0
+    assert abs(dropped.float().mean().item() - level) < 0.005
+    scale = 1 / (1 - level) if kind == "dropout" else 1.0
+    torch.testing.assert_close(out[~dropped], values[~dropped] * scale)
+    with pytest.raises(ConfigError, match="needs every input cell"):
+        corrupt_cells(cells, "gaussian", 0.1, None)
 
 
 def test_auto_engine_is_sparse_on_cpu_only():

@@ -11,7 +11,9 @@ from aerec.training.corruption import check_noise
 
 SCHEDULES = ("none", "plateau", "cosine")
 ENGINES = ("auto", "dense", "sparse")
-DENSE_ONLY_NOISES = ("gaussian", "dropout")
+DENSE_ONLY_NOISES = ("gaussian",)
+"""Noise on every input cell. Dropout noise also changes every cell, unless the input fill is
+zero: then a dropped unobserved cell stays zero and only the observed ones change."""
 LOSSES = ("row_mse", "mse")
 
 
@@ -63,21 +65,31 @@ class TrainConfig:
         check_noise(self.noise, self.noise_level)
         if self.engine not in ENGINES:
             raise ConfigError(f"unknown engine {self.engine!r}; choose one of {ENGINES}")
-        if self.engine == "sparse" and not self.sparse_applies:
+        if self.engine == "sparse" and not self.sparse_applies(zero_fill=True):
             raise ConfigError(
-                "engine 'sparse' cannot train with gaussian or dropout noise or "
-                "re-feeding (they need every cell); use engine 'dense' or 'auto'"
+                "engine 'sparse' cannot train with gaussian noise or re-feeding (they need "
+                "every cell); use engine 'dense' or 'auto'"
             )
 
-    @property
-    def sparse_applies(self) -> bool:
-        noisy = self.noise in DENSE_ONLY_NOISES and self.noise_level > 0
+    def sparse_applies(self, zero_fill: bool) -> bool:
+        """Whether a step needs the observed cells only: not with gaussian noise or
+        re-feeding, nor with dropout noise on an input whose fill is not zero."""
+        noisy = self.noise_level > 0 and (
+            self.noise in DENSE_ONLY_NOISES or (self.noise == "dropout" and not zero_fill)
+        )
         return not (noisy or self.refeed)
 
-    def use_sparse(self, device: torch.device) -> bool:
-        """Whether this config trains on the observed cells only, on ``device``."""
+    def use_sparse(self, device: torch.device, zero_fill: bool = True) -> bool:
+        """Whether this config trains on the observed cells only, on ``device``, for an
+        input whose fill is zero (``zero_fill``) or not."""
         if self.engine == "auto":
-            return self.sparse_applies and device.type == "cpu"
+            return self.sparse_applies(zero_fill) and device.type == "cpu"
+        if self.engine == "sparse" and not self.sparse_applies(zero_fill):
+            raise ConfigError(
+                "engine 'sparse' cannot train with dropout noise on a non-zero input fill "
+                "(it changes every cell); use engine 'dense' or 'auto', or input_fill "
+                "'constant' with fill_value 0"
+            )
         return self.engine == "sparse"
 
 

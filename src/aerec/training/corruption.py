@@ -3,17 +3,23 @@
 - ``gaussian``: add ``level * N(0, 1)`` to every input cell (the notebook's factor 0.4; the
   notebook drew the noise once for the whole run, we draw it per batch).
 - ``dropout``: drop every input cell with probability ``level`` and scale the rest by
-  1 / (1 - level) (the notebook's ``Dropout`` layer on the input).
+  1 / (1 - level) (the notebook's ``Dropout`` layer on the input). On a zero fill only the
+  observed cells change, which the sparse engine uses (:func:`corrupt_cells`).
 - ``maskout``: hide a fraction ``level`` of each row's observed ratings (they take the fill
   value) and train to reconstruct all of them (CDAE, Wu et al. 2016).
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from aerec.errors import ConfigError
 from aerec.models.activations import dropout
+
+if TYPE_CHECKING:
+    from aerec.training.sparse_ops import CellBatch
 
 NOISES = ("none", "gaussian", "dropout", "maskout")
 
@@ -45,3 +51,20 @@ def corrupt(
         return dropout(x, level, generator)
     hide = torch.empty_like(x).bernoulli_(level, generator=generator) * mask
     return torch.where(hide.bool(), fill, x)
+
+
+def corrupt_cells(
+    delta: CellBatch, kind: str, level: float, generator: torch.Generator | None
+) -> CellBatch:
+    """:func:`corrupt` for the sparse engine, on ``delta`` (rating minus fill at the observed
+    cells): ``maskout`` hides a cell (it takes the fill: delta 0); ``dropout``, for a zero
+    fill only, drops a cell (0) or scales it by 1 / (1 - level). Other kinds need every cell
+    and are refused."""
+    if kind == "none" or level == 0.0:
+        return delta
+    if kind not in ("maskout", "dropout"):
+        raise ConfigError(f"{kind} noise needs every input cell; use engine 'dense' or 'auto'")
+    keep = torch.empty_like(delta.values).bernoulli_(1.0 - level, generator=generator)
+    if kind == "dropout":
+        keep = keep / (1.0 - level)
+    return delta.with_values(delta.values * keep)

@@ -26,7 +26,7 @@ from aerec.training import distributed
 from aerec.training.batches import RowBatcher
 from aerec.training.callbacks import EpochCallback
 from aerec.training.config import RunOptions, TrainConfig
-from aerec.training.corruption import corrupt
+from aerec.training.corruption import corrupt, corrupt_cells
 from aerec.training.losses import masked_mse, masked_se
 from aerec.training.predict import Predictor
 
@@ -75,7 +75,8 @@ class Trainer:
     ) -> None:
         self.model, self.train, self.val = model, train, val
         self.config, self.options, self.scale = config, options, scale
-        self.sparse = config.use_sparse(train.device)
+        zero_fill = not (bool(train.fill_row.any()) or bool(train.fill_col.any()))
+        self.sparse = config.use_sparse(train.device, zero_fill)
         self.predictor = Predictor(model, train, config.eval_batch_size, self.sparse)
         self.optimizer = torch.optim.Adam(
             model.param_groups(config.weight_decay), lr=config.lr, fused=True
@@ -199,11 +200,7 @@ class Trainer:
         cells = self.train.cells(batch)
         fill_row, fill_col = self.train.fill_row[batch], self.train.fill_col
         delta = cells.minus_fill(fill_row, fill_col)
-        if self.config.noise == "maskout" and self.config.noise_level > 0:
-            keep = torch.empty_like(delta.values).bernoulli_(
-                1 - self.config.noise_level, generator=gen
-            )
-            delta = delta.with_values(delta.values * keep)
+        delta = corrupt_cells(delta, self.config.noise, self.config.noise_level, gen)
         pred = self.net(delta, self.train.side_of(batch), gen, cells, fill_row, fill_col)
         err = (pred - cells.values).square()
         if self.config.loss == "row_mse":
