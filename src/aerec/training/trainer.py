@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from aerec.evaluation.metrics import rmse, user_rmse
 from aerec.training import checkpoint as ckpt
 from aerec.training import distributed
 from aerec.training.batches import RowBatcher
@@ -241,20 +242,17 @@ class Trainer:
         pred = self.predictor.cells(csr_rows, cols).astype(np.float64)
         row_n = np.bincount(csr_rows, minlength=target.n_rows)
         row_se = np.bincount(csr_rows, weights=(pred - true) ** 2, minlength=target.n_rows)
-        clipped = (np.clip(pred, *self.scale) - true) ** 2
-        users = csr_rows if self.train.based == "user" else cols
-        user_n = np.bincount(users)
-        user_se = np.bincount(users, weights=clipped)
-        seen = user_n > 0
         loss = (
             np.mean(row_se[row_n > 0] / row_n[row_n > 0])
             if self.config.loss == "row_mse"
             else row_se.sum() / max(row_n.sum(), 1)
         )
+        clipped = np.clip(pred, *self.scale)
+        users = csr_rows if self.train.based == "user" else cols
         return {
             "loss": float(loss),
-            "rmse": float(np.sqrt(clipped.mean())),
-            "user_rmse": float(np.mean(np.sqrt(user_se[seen] / user_n[seen]))),
+            "rmse": rmse(true, clipped),
+            "user_rmse": user_rmse(users, true, clipped),
         }
 
 
