@@ -27,7 +27,6 @@ from aerec.models import AutoEncoder, ModelConfig, model_config
 from aerec.training import RunOptions, TrainConfig, Trainer
 from aerec.training.batches import RowBatcher
 from aerec.training.callbacks import EpochCallback
-from aerec.training.predict import Predictor
 
 DEFAULT_TRAIN: dict[str, TrainConfig] = {
     "autorec": TrainConfig(lr=1e-3, loss="mse", schedule="plateau", epochs=300, patience=30),
@@ -95,12 +94,6 @@ class AutoRecommender:
             val_batcher = RowBatcher(val_matrix, device)
         gen = torch.Generator().manual_seed(self.options.seed)
         self.model_ = self._build_model(matrix.shape[1], gen).to(device)
-        self.predictor_ = Predictor(
-            self.model_,
-            self.inputs_,
-            self.train_config.eval_batch_size,
-            self.train_config.use_sparse(device),
-        )
         trainer = Trainer(
             self.model_,
             self.inputs_,
@@ -111,6 +104,7 @@ class AutoRecommender:
             checkpoint_dir,
             callbacks,
         )
+        self.predictor_ = trainer.predictor  # the same model: predictions follow training
         state = trainer.fit(resume=resume)
         if state.best_weights is None:
             raise TrainingError(f"training failed: {state.stopped}; lower the learning rate")
