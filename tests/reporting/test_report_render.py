@@ -54,3 +54,25 @@ def test_number_formats():
     assert pm(0.87654, float("nan")) == "0.8765" and pm(float("nan"), 0.1) == ""
     assert diff_ci(-0.0123, -0.02, -0.0046) == "-0.0123 [-0.0200, -0.0046]"
     assert diff_ci(0.01, float("nan"), float("nan")) == "+0.0100"
+
+
+def test_activity_counts_are_per_row_and_shown_as_a_range_where_rows_differ():
+    import pandas as pd
+    import pytest
+
+    from aerec.reporting.figures import _count_range
+    from aerec.reporting.tables import bucket_means
+
+    table = pd.DataFrame(
+        {
+            "row": ["a", "a", "b", "b"],
+            "row_index": [0, 0, 1, 1],
+            "rmse@<50": [0.9, 0.92, 0.95, 0.97],
+            "n@<50": [100, 100, 900, 900],
+        }
+    )
+    means, _, counts = bucket_means(table)
+    assert means.loc["b", "<50"] == pytest.approx(0.96)
+    assert counts["<50"].to_dict() == {"a": 100, "b": 900}
+    assert _count_range(counts["<50"]) == "100-900"
+    assert _count_range(counts["<50"].loc[["a"]]) == "100"

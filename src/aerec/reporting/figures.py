@@ -83,8 +83,9 @@ def bars_figure(summary: pd.DataFrame) -> Figure:
     return fig
 
 
-def activity_figure(means: pd.DataFrame, stds: pd.DataFrame, counts: pd.Series) -> Figure:
-    """Test RMSE by user-activity bucket, one line per row (``means``: rows x buckets)."""
+def activity_figure(means: pd.DataFrame, stds: pd.DataFrame, counts: pd.DataFrame) -> Figure:
+    """Test RMSE by user-activity bucket, one line per row (``means``, ``stds`` and the test
+    rating ``counts``: rows x buckets)."""
     fig = Figure(figsize=(6.5, 4.2), dpi=100)
     ax = fig.subplots()
     x = np.arange(len(means.columns))
@@ -98,8 +99,8 @@ def activity_figure(means: pd.DataFrame, stds: pd.DataFrame, counts: pd.Series) 
             capsize=3,
             label=label,
         )
-    ticks = [f"{b}\n({int(counts.get(b, 0))} test ratings)" for b in means.columns]
-    ax.set_xticks(x, ticks, fontsize=8)
+    ticks = [f"{b}\n{_count_range(counts.get(b))}\ntest ratings" for b in means.columns]
+    ax.set_xticks(x, ticks, fontsize=7)
     ax.set(xlabel="training ratings per user", ylabel="test RMSE (global, in the bucket)")
     ax.set_title("test RMSE by user activity")
     ax.legend(loc="best", fontsize=7)
@@ -119,6 +120,14 @@ def weights_figure(weight: np.ndarray, title: str, inputs: int = 3) -> Figure:
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _count_range(counts: pd.Series | None) -> str:
+    """``7947``, or ``7947-49141`` where the rows differ."""
+    if counts is None or counts.isna().all():
+        return "0"
+    low, high = int(counts.min()), int(counts.max())
+    return f"{low}" if low == high else f"{low}-{high}"
 
 
 def _err(std: pd.Series) -> np.ndarray:

@@ -94,19 +94,20 @@ def activity_table(by_bucket: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index().fillna("")
 
 
-def bucket_means(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    """Rows x buckets mean and std of the test RMSE, and the mean rating count per bucket;
-    buckets without test ratings are left out."""
+def bucket_means(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Rows x buckets: mean and std of the test RMSE, and the mean test rating count (rows
+    of one experiment may differ in it, e.g. by test size); buckets without test ratings are
+    left out."""
     columns = [c for c in activity_columns(table) if table[c].notna().any()]
     if not columns:
-        return pd.DataFrame(), pd.DataFrame(), pd.Series(dtype=float)
+        return pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
     names = {c: c.removeprefix("rmse@") for c in columns}
-    grouped = table.sort_values("row_index").groupby("row", sort=False)[columns]
+    ordered = table.sort_values("row_index")
+    grouped = ordered.groupby("row", sort=False)[columns]
     means, stds = grouped.mean().rename(columns=names), grouped.std().rename(columns=names)
-    counts = pd.Series(
-        {b: table.get(f"n@{b}", pd.Series(dtype=float)).mean() for b in names.values()}
-    )
-    return means, stds, counts
+    count_columns = {f"n@{b}": b for b in names.values() if f"n@{b}" in table}
+    counts = ordered.groupby("row", sort=False)[list(count_columns)].mean()
+    return means, stds, counts.rename(columns=count_columns)
 
 
 def pm(mean: float, std: float, digits: int = 4) -> str:
