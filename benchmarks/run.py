@@ -134,17 +134,15 @@ def _child(args) -> dict:
 
 
 def main() -> None:
+    from aerec.pipeline import choose_dataset
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 timed epochs, 15 to target")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--data-dir", default=os.environ.get("AEREC_DATA_DIR"))
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
-    dataset = (
-        "ml-1m"
-        if args.data_dir and os.path.isfile(os.path.join(args.data_dir, "ml-1m", "ratings.dat"))
-        else "synthetic-ml-1m"
-    )
+    dataset = choose_dataset(args.data_dir, print)  # ML-1M when it loads, else its twin
     epochs, max_epochs = (3, 15) if args.quick else (5, 60)
     results = []
     ctx = mp.get_context("spawn")

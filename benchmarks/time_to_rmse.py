@@ -21,7 +21,8 @@ test per-user RMSE of 0.883 (AutoRec elu/elu, average input) and 450 s to 0.859 
   validation pass per epoch) run in the same process by the dense PyTorch version of the
   notebook's method (``benchmarks/run.py``'s reference), with ``reference_user_rmse``, its
   test per-user RMSE at its best validation epoch, and ``reference_speedup`` = reference_s /
-  aerec_s. About 20 minutes on 2 cores.
+  aerec_s. 500 dense epochs per model: expect some 20 to 30 minutes on 2 cores (not yet
+  run).
 """
 
 from __future__ import annotations
@@ -136,17 +137,15 @@ def _child(args) -> dict:
 
 
 def main() -> None:
+    from aerec.pipeline import choose_dataset
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", action="store_true", help="also run the dense recipe")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--data-dir", default=os.environ.get("AEREC_DATA_DIR"))
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
-    dataset = (
-        "ml-1m"
-        if args.data_dir and os.path.isfile(os.path.join(args.data_dir, "ml-1m", "ratings.dat"))
-        else "synthetic-ml-1m"
-    )
+    dataset = choose_dataset(args.data_dir, print)  # ML-1M when it loads, else its twin
     results = []
     ctx = mp.get_context("spawn")
     references = {}  # model -> its reference figures: run once per model

@@ -37,16 +37,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
+    from aerec.pipeline import choose_dataset
     from aerec.recommender import DEFAULT_TRAIN, AutoRecommender, set_threads
     from aerec.runs import DataConfig, load_data
     from aerec.training import RunOptions
 
     set_threads(args.threads)
-    dataset = (
-        "ml-1m"
-        if args.data_dir and os.path.isfile(os.path.join(args.data_dir, "ml-1m", "ratings.dat"))
-        else "synthetic-ml-1m"
-    )
+    dataset = choose_dataset(args.data_dir, print)  # ML-1M when it loads, else its twin
     data, parts = load_data(DataConfig(dataset, "stratified", split_seed=42), 42, args.data_dir)
     print(f"{dataset}, {args.epochs} epochs, {args.threads} thread(s)")
     for name, (model, params, noise) in VARIANTS.items():

@@ -7,25 +7,14 @@ import sys
 
 import pytest
 
-from aerec.data.splits import split
 from aerec.errors import ConfigError
 from aerec.recommender import AutoRecommender
 from aerec.training import RunOptions, TrainConfig
 from aerec.training.callbacks import TensorBoardLogger, scalar_tag
-from tests.helpers import history_scalars, read_scalars, toy_encoded
+from tests.helpers import history_scalars, read_scalars
 
 FAST = TrainConfig(epochs=4, patience=0, lr=3e-3, batch_size=32)
 SMALL = {"based": "user", "hidden": 16}
-
-
-@pytest.fixture(scope="module")
-def data():
-    return toy_encoded(n_users=80, n_items=50, seed=4)
-
-
-@pytest.fixture(scope="module")
-def parts(data):
-    return split(data, "stratified", seed=0)
 
 
 def _fit(data, parts, callbacks=()):

@@ -8,25 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from aerec.data.splits import split
 from aerec.errors import CheckpointError
 from aerec.recommender import AutoRecommender
 from aerec.training import RunOptions, TrainConfig
 from aerec.training.trainer import Trainer
-from tests.helpers import toy_encoded
 
 FAST = TrainConfig(epochs=6, patience=0, lr=3e-3, batch_size=32)
 SMALL = {"based": "user", "hidden": 24}
-
-
-@pytest.fixture(scope="module")
-def data():
-    return toy_encoded(n_users=100, n_items=60, seed=2)
-
-
-@pytest.fixture(scope="module")
-def parts(data):
-    return split(data, "stratified", seed=0)
 
 
 def _fit(data, parts, model="autorec", train=FAST, seed=0, **params):
