@@ -104,8 +104,8 @@ class Trainer:
         while self.state.epoch < self.config.epochs and not self.state.stopped:
             record = self._one_epoch(self.state.epoch + 1)
             bar.update(1)
-            last = self.state.history[-1] if self.state.history else {}
-            bar.set_postfix({k: f"{v:.4f}" for k, v in last.items() if k.endswith("_rmse")})
+            if record is not None:
+                bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k.endswith("_rmse")})
             if self.checkpoint_dir and self.world.is_main:
                 ckpt.save(
                     self.checkpoint_dir, self.model, self.optimizer, self.scheduler, self.state
