@@ -12,6 +12,7 @@ import click
 import numpy as np
 import pandas as pd
 
+from aerec.cli.options import DATA_DIR
 from aerec.data import loading
 from aerec.data.parsers import CustomFormat
 from aerec.data.splits import SPLIT_METHODS
@@ -29,12 +30,7 @@ def _source_options(command: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Download the official zip when no local copy is found.",
     )(command)
-    command = click.option(
-        "--data-dir",
-        envvar="AEREC_DATA_DIR",
-        type=click.Path(file_okay=False, path_type=Path),
-        help="Folder holding extracted releases such as ml-1m/ (env AEREC_DATA_DIR).",
-    )(command)
+    command = DATA_DIR(command)
     command = _custom_options(command)
     return click.argument("name")(command)
 

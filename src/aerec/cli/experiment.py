@@ -11,6 +11,7 @@ import click
 import pandas as pd
 
 from aerec.cli import cli
+from aerec.cli.options import DATA_DIR
 from aerec.errors import ConfigError
 from aerec.training import RunOptions
 
@@ -46,12 +47,7 @@ def experiment() -> None:
 @experiment.command("run")
 @_SPEC
 @_RUNS_DIR
-@click.option(
-    "--data-dir",
-    envvar="AEREC_DATA_DIR",
-    type=click.Path(path_type=Path),
-    help="Folder holding extracted releases such as ml-1m/ (env AEREC_DATA_DIR).",
-)
+@DATA_DIR
 @_EPOCHS
 @_SEEDS
 @_DATASET

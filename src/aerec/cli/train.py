@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from aerec.cli.options import DATA_DIR
 from aerec.config import read_toml
 from aerec.data.matrix import FILL_KINDS
 from aerec.data.splits import SPLIT_METHODS
@@ -93,12 +94,7 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
 @click.option(
     "--dataset", help="ml-1m (default), another MovieLens name, synthetic-<shape>, or a path."
 )
-@click.option(
-    "--data-dir",
-    envvar="AEREC_DATA_DIR",
-    type=click.Path(path_type=Path),
-    help="Folder holding extracted releases such as ml-1m/ (env AEREC_DATA_DIR).",
-)
+@DATA_DIR
 @click.option("--model", type=click.Choice(sorted(MODELS)), help="Model family [autorec].")
 @click.option("--based", type=click.Choice(["user", "item"]), help="Rows are users or items.")
 @click.option("--split", type=click.Choice(SPLIT_METHODS), help="Split method [stratified].")
@@ -160,7 +156,7 @@ def _print_metrics(metrics: dict, out: Path) -> None:
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--data-dir", envvar="AEREC_DATA_DIR", type=click.Path(path_type=Path))
+@DATA_DIR
 @click.option("--dataset", help="Evaluate on this data set instead of the run's own.")
 @click.option("--json", "as_json", is_flag=True)
 def evaluate(run_dir: Path, data_dir, dataset, as_json: bool) -> None:
@@ -209,12 +205,7 @@ def _raw_id(user: str, ids):
     show_default=True,
     help="Folder for the run folders and summary.",
 )
-@click.option(
-    "--data-dir",
-    envvar="AEREC_DATA_DIR",
-    type=click.Path(path_type=Path),
-    help="Folder holding ml-1m/ (env AEREC_DATA_DIR).",
-)
+@DATA_DIR
 @click.option("--dataset", help="Use this data set instead of ML-1M (or its synthetic twin).")
 @click.option("--epochs", type=int, help="Cap the epochs of every run (e.g. 3 for a smoke test).")
 @click.option("--seed", type=int, default=42, show_default=True)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from aerec.cli.options import DATA_DIR
 from aerec.training import RunOptions
 
 
@@ -41,12 +42,7 @@ from aerec.training import RunOptions
     show_default=True,
     help="Prune no trial in its first N epochs.",
 )
-@click.option(
-    "--data-dir",
-    envvar="AEREC_DATA_DIR",
-    type=click.Path(path_type=Path),
-    help="Folder holding extracted releases such as ml-1m/ (env AEREC_DATA_DIR).",
-)
+@DATA_DIR
 @click.option(
     "--tensorboard",
     type=click.Path(file_okay=False, path_type=Path),
