@@ -3,11 +3,12 @@
     python benchmarks/weights_digest.py [--epochs 3] [--data-dir DIR] [--threads 1]
 
 Trains a few variants (U-AutoRec with the notebook's settings, I-AutoRec, Deep AE with and
-without side information, U-AutoRec with mask-out noise) for ``--epochs`` epochs on the
-notebook's split of real ML-1M (``synthetic-ml-1m`` without the data dir) and prints, per
-variant, the SHA-256 of its final weights and its last validation RMSE. Run it on two
-commits (``git stash`` / ``git checkout``) with the same thread count and compare the lines:
-equal digests mean bitwise identical training.
+without side information, U-AutoRec with mask-out noise, two on the dense engine) for
+``--epochs`` epochs on the notebook's split of real ML-1M (``synthetic-ml-1m`` without the
+data dir) and prints, per variant, the SHA-256 of its final weights and its last validation
+RMSE, training loss and training RMSE. Run it on two commits (``git stash`` / ``git
+checkout``) with the same thread count and compare the lines: equal digests mean bitwise
+identical training.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ VARIANTS = {
     "deep": ("deep", {}, {}),
     "deep-side": ("deep", {"side": "input"}, {}),
     "u-autorec-maskout": ("autorec", {"based": "user"}, {"noise": "maskout", "noise_level": 0.2}),
+    "u-autorec-dense": ("autorec", {"based": "user"}, {"engine": "dense"}),
+    "deep-dense-row-mse": ("deep", {}, {"engine": "dense", "loss": "row_mse"}),
 }
 
 
@@ -54,8 +57,12 @@ def main() -> None:
         for key, value in rec.model_.state_dict().items():
             digest.update(key.encode())
             digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-        val = rec.history_[-1]["val_rmse"]
-        print(f"{name:<20} {digest.hexdigest()[:16]}  val RMSE {val:.10f}", flush=True)
+        last = rec.history_[-1]
+        print(
+            f"{name:<20} {digest.hexdigest()[:16]}  val RMSE {last['val_rmse']:.10f}"
+            f"  train loss {last['train_loss']!r}  train RMSE {last['train_rmse']!r}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

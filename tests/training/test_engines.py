@@ -169,3 +169,21 @@ def test_fill_is_honoured_by_both_engines(data):
     batcher = RowBatcher(matrix, "cpu", InputFill("constant", 4.0))
     sparse, dense, _ = _both(model, batcher, torch.arange(10))
     assert torch.allclose(sparse, dense, atol=1e-5)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_predicted_cells_do_not_depend_on_their_order(data, sparse):
+    from aerec.training.predict import Predictor
+
+    model, batcher = _setup(data, "u-autorec-zero")
+    predictor = Predictor(model, batcher, batch_size=16, sparse=sparse)
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, data.n_users, 400), rng.integers(0, data.n_items, 400)
+    rows[:5], cols[:5] = rows[5], cols[5]  # repeated cells
+    shuffled = predictor.cells(rows, cols)
+    dense = predictor.rows(torch.arange(data.n_users))[rows, cols].numpy()
+    np.testing.assert_allclose(shuffled, dense, atol=1e-5)
+    order = np.lexsort((cols, rows))
+    unique = order[np.r_[True, np.diff(rows[order] * data.n_items + cols[order]) > 0]]
+    np.testing.assert_array_equal(predictor.cells(rows[unique], cols[unique]), shuffled[unique])
+    assert predictor.cells(rows[:0], cols[:0]).shape == (0,)

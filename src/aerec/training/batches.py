@@ -35,6 +35,7 @@ class RowBatcher:
         self.fill_row = torch.as_tensor(row, device=self.device)
         self.fill_col = torch.as_tensor(col, device=self.device)
         self.side = None if side is None else torch.tensor(side, device=self.device)
+        self._cell_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def row_counts(self) -> torch.Tensor:
         return self.indptr[1:] - self.indptr[:-1]
@@ -56,15 +57,32 @@ class RowBatcher:
 
     def inputs(self, rows: torch.Tensor) -> torch.Tensor:
         """Dense input rows: observed ratings, the fill elsewhere."""
-        pos, cols, vals = self.observed(rows)
+        return self._inputs(rows, *self.observed(rows))
+
+    def targets(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Dense (ratings, mask) of ``rows``: zero and unmasked where unobserved."""
+        return self._targets(len(rows), *self.observed(rows))
+
+    def dense(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``inputs(rows)`` and ``targets(rows)`` from one look-up of the rows' cells."""
+        observed = self.observed(rows)
+        return self._inputs(rows, *observed), *self._targets(len(rows), *observed)
+
+    def cell_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every cell as NumPy (row, column, rating as float64), in CSR order; computed once."""
+        if self._cell_arrays is None:
+            rows = np.repeat(np.arange(self.n_rows), self.row_counts().cpu().numpy())
+            cols = self.indices.cpu().numpy()
+            self._cell_arrays = rows, cols, self.values.cpu().numpy().astype(np.float64)
+        return self._cell_arrays
+
+    def _inputs(self, rows, pos, cols, vals) -> torch.Tensor:
         x = self.fill_row[rows, None] + self.fill_col[None, :]
         x[pos, cols] = vals
         return x
 
-    def targets(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Dense (ratings, mask) of ``rows``: zero and unmasked where unobserved."""
-        pos, cols, vals = self.observed(rows)
-        target = torch.zeros(len(rows), self.n_cols, device=self.device)
+    def _targets(self, n_rows: int, pos, cols, vals) -> tuple[torch.Tensor, torch.Tensor]:
+        target = torch.zeros(n_rows, self.n_cols, device=self.device)
         mask = torch.zeros_like(target)
         target[pos, cols] = vals
         mask[pos, cols] = 1.0

@@ -43,29 +43,35 @@ class Predictor:
 
     def cells(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Unclipped predictions for cells (rows[k], cols[k]); each row is computed once."""
-        out = np.empty(len(rows), dtype=np.float32)
         if not len(rows):
-            return out
-        order = np.lexsort((cols, rows))
-        sorted_rows, sorted_cols = rows[order], cols[order]
-        unique, first = np.unique(sorted_rows, return_index=True)
-        bounds = np.append(first, len(rows))
+            return np.empty(0, dtype=np.float32)
+        order = None if _sorted(rows, cols) else np.lexsort((cols, rows))
+        if order is not None:
+            rows, cols = rows[order], cols[order]
+        first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        unique, bounds = rows[first], np.append(first, len(rows))
+        parts = []  # kept on the device: one copy to the host at the end
         for a in range(0, len(unique), self.batch_size):
             b = min(a + self.batch_size, len(unique))
             seg = slice(bounds[a], bounds[b])
-            local = np.searchsorted(unique[a:b], sorted_rows[seg])
-            out[order[seg]] = self._chunk(unique[a:b], local, sorted_cols[seg])
+            local = np.searchsorted(unique[a:b], rows[seg])
+            parts.append(self._chunk(unique[a:b], local, cols[seg]))
+        pred = torch.cat(parts).cpu().numpy()
+        if order is None:
+            return pred
+        out = np.empty(len(rows), dtype=np.float32)
+        out[order] = pred
         return out
 
     @torch.no_grad()
-    def _chunk(self, rows: np.ndarray, local: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def _chunk(self, rows: np.ndarray, local: np.ndarray, cols: np.ndarray) -> torch.Tensor:
         """Predictions at (rows[local[k]], cols[k]); ``local`` ascending, cols sorted within."""
         device = self.inputs.device
         batch = torch.as_tensor(rows, device=device)
         local_t = torch.as_tensor(local, device=device)
         cols_t = torch.as_tensor(cols, device=device)
         if not self.sparse:
-            return self.rows(batch)[local_t, cols_t].cpu().numpy()
+            return self.rows(batch)[local_t, cols_t]
         self.model.eval()
         inputs = self.inputs.cells(batch)
         fill_row, fill_col = self.inputs.fill_row[batch], self.inputs.fill_col
@@ -80,4 +86,10 @@ class Predictor:
             self.inputs.side_of(batch),
         )
         cold = self.cold_rows[batch][local_t] | self.cold_cols[cols_t]
-        return torch.where(cold, self.fallback, pred).cpu().numpy()
+        return torch.where(cold, self.fallback, pred)
+
+
+def _sorted(rows: np.ndarray, cols: np.ndarray) -> bool:
+    """Whether cells are in CSR order already: rows ascending, columns rising within a row."""
+    step_row, step_col = np.diff(rows), np.diff(cols)
+    return bool(np.all((step_row > 0) | ((step_row == 0) & (step_col > 0))))

@@ -158,27 +158,29 @@ class Trainer:
         self.model.train()
         rng, gen = epoch_generators(self.options.seed, epoch, self.train.device)
         order = self.rows[torch.as_tensor(rng.permutation(len(self.rows)), device=self.rows.device)]
+        # Sums stay on the device (float64, as Python floats would add them): no sync per step.
         loss_sum, loss_n, se_sum, n_cells = 0.0, 0, 0.0, 0
         step = self._sparse_step if self.sparse else self._dense_step
         for batch in order.split(self.config.batch_size):
             total, n, se, cells = step(distributed.shard(batch), gen)
             loss_sum, loss_n, se_sum, n_cells = (
-                loss_sum + total,
+                loss_sum + total.double(),
                 loss_n + n,
-                se_sum + se,
-                (n_cells + cells),
+                se_sum + se.double(),
+                n_cells + cells,
             )
-        loss_sum, loss_n, se_sum, n_cells = distributed.sum_all([loss_sum, loss_n, se_sum, n_cells])
+        loss_sum, loss_n, se_sum, n_cells = distributed.sum_all(
+            [float(loss_sum), loss_n, float(se_sum), int(n_cells)]
+        )
         return {
             "train_loss": loss_sum / max(loss_n, 1),
             "train_rmse": math.sqrt(se_sum / max(n_cells, 1)),
         }
 
-    def _dense_step(self, batch: torch.Tensor, gen) -> tuple[float, int, float, int]:
+    def _dense_step(self, batch: torch.Tensor, gen) -> tuple:
         """One step on dense rows; returns (sum of loss terms, their number, squared error of
-        clipped predictions, observed cells)."""
-        x = self.train.inputs(batch)
-        target, mask = self.train.targets(batch)
+        clipped predictions, observed cells), the sums as tensors on the device."""
+        x, target, mask = self.train.dense(batch)
         side = self.train.side_of(batch)
         if self.config.noise != "none":
             fill = self.train.fill_row[batch, None] + self.train.fill_col[None, :]
@@ -193,10 +195,10 @@ class Trainer:
         if self.config.refeed:
             self._refeed(pred.detach(), side, gen)
         with torch.no_grad():
-            se = masked_se(pred.clamp(*self.scale), target, mask).sum().item()
-        return total.item(), n, se, int(mask.sum().item())
+            se = masked_se(pred.clamp(*self.scale), target, mask).sum()
+        return total.detach(), n, se, mask.sum().long()
 
-    def _sparse_step(self, batch: torch.Tensor, gen) -> tuple[float, int, float, int]:
+    def _sparse_step(self, batch: torch.Tensor, gen) -> tuple:
         """The same step computed on the observed cells only (see AutoEncoder.forward_cells)."""
         cells = self.train.cells(batch)
         fill_row, fill_col = self.train.fill_row[batch], self.train.fill_col
@@ -212,8 +214,8 @@ class Trainer:
             total, n = err.sum(), cells.nnz
         self._step(self._objective(total, n))
         with torch.no_grad():
-            se = (pred.clamp(*self.scale) - cells.values).square().sum().item()
-        return total.item(), n, se, cells.nnz
+            se = (pred.clamp(*self.scale) - cells.values).square().sum()
+        return total.detach(), n, se, cells.nnz
 
     def _objective(self, total: torch.Tensor, n: int) -> torch.Tensor:
         """The batch's mean loss: per-row MSEs (``row_mse``) or squared errors (``mse``)
@@ -236,9 +238,7 @@ class Trainer:
     def evaluate(self, target: RowBatcher) -> dict:
         """Loss (as trained: per-row or per-cell masked MSE), RMSE and per-user RMSE of clipped
         predictions on the ratings of ``target`` (same layout as the training rows)."""
-        csr_rows = np.repeat(np.arange(target.n_rows), target.row_counts().cpu().numpy())
-        cols = target.indices.cpu().numpy()
-        true = target.values.cpu().numpy().astype(np.float64)
+        csr_rows, cols, true = target.cell_arrays()
         pred = self.predictor.cells(csr_rows, cols).astype(np.float64)
         row_n = np.bincount(csr_rows, minlength=target.n_rows)
         row_se = np.bincount(csr_rows, weights=(pred - true) ** 2, minlength=target.n_rows)
