@@ -12,7 +12,7 @@ from aerec.errors import CheckpointError, DataError
 from aerec.experiments import Overrides, collect, load_spec, plan, run_experiment
 from aerec.experiments import runner as runner_module
 from aerec.experiments.runner import RESULTS_CSV, RESULTS_PARQUET
-from tests.experiments.tiny import write_spec
+from tests.experiments.tiny import TINY_SPEC, write_spec
 
 COLUMNS = (
     "row",
@@ -151,8 +151,67 @@ def test_collect_refuses_a_folder_whose_config_was_edited(tiny_experiment, tmp_p
 
 
 def test_an_empty_experiment_collects_an_empty_table(tmp_path):
-    from tests.experiments.tiny import TINY_SPEC
-
     spec = load_spec(write_spec(tmp_path, TINY_SPEC))
     table = collect(spec, tmp_path / "runs")
     assert table.empty and (tmp_path / "runs" / "tiny" / RESULTS_CSV).is_file()
+
+
+OTHER_SPEC = (
+    TINY_SPEC.split("[[variants]]")[0]
+    .replace('name = "tiny"', 'name = "other"')
+    .replace('baseline = "sigmoid"', 'baseline = "elu again"')
+    + """
+[[variants]]
+label = "elu again"
+model = { activation = "elu", last_activation = "elu" }
+
+[[variants]]
+label = "tanh"
+model = { activation = "tanh" }
+"""
+)
+
+
+def test_a_run_another_spec_trained_with_the_same_config_is_copied(
+    tiny_experiment, tmp_path, monkeypatch
+):
+    spec, runs_dir = _copy(tiny_experiment, tmp_path)
+    (plan(spec, runs_dir)[1].folder / "checkpoint").mkdir()  # a leftover: not copied
+    other = load_spec(write_spec(tmp_path, OTHER_SPEC, "other.toml"))
+    planned = plan(other, runs_dir)
+    elu = {p.run.seed: p.folder for p in plan(spec, runs_dir) if p.run.row.label == "elu"}
+    assert [(p.status, p.source) for p in planned] == [
+        ("copy", elu[1]), ("todo", None), ("copy", elu[2]), ("todo", None),
+        ("copy", elu[3]), ("todo", None),
+    ]  # fmt: skip
+    calls, lines = [], []
+    _no_training(monkeypatch, calls)
+    table = run_experiment(other, runs_dir, progress=False, say=lines.append)
+    assert sorted(calls) == sorted((p.run.run_id, False) for p in planned[1::2])
+    assert "6 runs: 0 done, 3 to copy from identical runs, 0 to resume, 3 to start" in lines[0]
+    copied = planned[0].folder
+    assert (copied / "reused_from.txt").read_text() == f"{elu[1]}\n"
+    assert (copied / "metrics.json").read_text() == (elu[1] / "metrics.json").read_text()
+    assert not (copied / "checkpoint").exists() and (copied / "model").is_dir()
+    assert (
+        list(table["row"]) == ["elu again"] * 3
+        and table["run_id"]
+        .str.endswith(tuple(p.folder.name.rsplit("-", 2)[-1] for p in planned[::2]))
+        .all()
+    )
+
+
+def test_reuse_can_be_switched_off_and_needs_the_same_config(
+    tiny_experiment, tmp_path, monkeypatch
+):
+    _, runs_dir = _copy(tiny_experiment, tmp_path)
+    other = load_spec(write_spec(tmp_path, OTHER_SPEC, "other.toml"))
+    assert {p.status for p in plan(other, runs_dir, reuse=False)} == {"todo"}
+    source = plan(other, runs_dir)[0].source
+    config = source / "config.toml"  # same id, edited config: not the same run
+    config.write_text(config.read_text().replace("hidden = 8", "hidden = 9"))
+    assert plan(other, runs_dir)[0].status == "todo"
+    calls = []
+    _no_training(monkeypatch, calls)
+    run_experiment(other, runs_dir, progress=False, say=lambda s: None, reuse=False)
+    assert len(calls) == 6

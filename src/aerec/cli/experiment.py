@@ -58,6 +58,13 @@ def experiment() -> None:
     help="Log each run's curves as TensorBoard events to TENSORBOARD/<spec name>/<run id>/ "
     "(needs pip install 'aerec[tensorboard]').",
 )
+@click.option(
+    "--reuse/--no-reuse",
+    default=True,
+    show_default=True,
+    help="Copy a run that another spec under RUNS_DIR has already trained with the same "
+    "config (seed included) instead of training it again.",
+)
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int)
 @click.option("--progress/--no-progress", default=True, show_default=True)
@@ -70,6 +77,7 @@ def run(
     dataset,
     dry_run,
     tensorboard,
+    reuse,
     device,
     threads,
     progress,
@@ -80,7 +88,7 @@ def run(
     spec = load_spec(spec_file)
     overrides = Overrides(seeds, epochs, dataset)
     if dry_run:
-        planned = plan(spec, runs_dir, overrides)
+        planned = plan(spec, runs_dir, overrides, reuse)
         lines = pd.DataFrame(
             [(p.status, p.run.row.label, p.run.seed, str(p.folder)) for p in planned],
             columns=["status", "configuration", "seed", "folder"],
@@ -91,7 +99,9 @@ def run(
         return
     options = RunOptions(device=device, threads=threads)
     say = lambda line: click.echo(line, err=True)  # noqa: E731
-    table = run_experiment(spec, runs_dir, overrides, data_dir, options, progress, say, tensorboard)
+    table = run_experiment(
+        spec, runs_dir, overrides, data_dir, options, progress, say, tensorboard, reuse
+    )
     _print_summary(table)
 
 

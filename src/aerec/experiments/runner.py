@@ -3,13 +3,16 @@
 ``RUNS_DIR/<spec name>/`` holds one run folder per run (see :mod:`aerec.runs`),
 ``experiment.json`` (the spec's name, description, axes, seeds and the overrides used) and the
 collected table ``results.csv`` / ``results.parquet``: one row per finished run.
-A folder with ``metrics.json`` is done; one with ``checkpoint/`` is resumed. With
-``tensorboard`` set, each run logs its curves to ``TENSORBOARD/<spec name>/<run id>/``.
+A folder with ``metrics.json`` is done; one with ``checkpoint/`` is resumed. A run whose
+config (seed included) another spec under the same ``RUNS_DIR`` has already trained is
+copied from there, not trained again (``reuse=False`` trains it). With ``tensorboard`` set,
+each run logs its curves to ``TENSORBOARD/<spec name>/<run id>/``.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +43,8 @@ METRICS = (
     "test_n",
     "test_fallback",
 )
-STATUSES = ("done", "resume", "todo")
+STATUSES = ("done", "copy", "resume", "todo")
+REUSED_FROM = "reused_from.txt"
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,13 @@ class Overrides:
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """A run, its folder and its state: ``done``, ``resume`` (has a checkpoint) or ``todo``."""
+    """A run, its folder and its state: ``done``, ``copy`` (another spec's finished run of
+    the same config, ``source``), ``resume`` (has a checkpoint) or ``todo``."""
 
     run: ExperimentRun
     folder: Path
     status: str
+    source: Path | None = None
 
 
 def experiment_dir(spec: ExperimentSpec, runs_dir: str | Path) -> Path:
@@ -67,19 +73,55 @@ def experiment_dir(spec: ExperimentSpec, runs_dir: str | Path) -> Path:
 
 
 def plan(
-    spec: ExperimentSpec, runs_dir: str | Path, overrides: Overrides | None = None
+    spec: ExperimentSpec,
+    runs_dir: str | Path,
+    overrides: Overrides | None = None,
+    reuse: bool = True,
 ) -> list[PlannedRun]:
-    """Every run of the spec with its folder and whether it is done, to resume or to do."""
+    """Every run of the spec with its folder and whether it is done, to copy, to resume or
+    to do."""
     overrides = overrides or Overrides()
     root = experiment_dir(spec, runs_dir)
     runs = expand_runs(spec, overrides.seeds, overrides.epochs, overrides.dataset)
-    return [PlannedRun(run, root / run.run_id, _status(root / run.run_id)) for run in runs]
+    planned = []
+    for run in runs:
+        folder = root / run.run_id
+        status, source = _status(folder), None
+        if status == "todo" and reuse and (source := _twin(run, folder, Path(runs_dir))):
+            status = "copy"
+        planned.append(PlannedRun(run, folder, status, source))
+    return planned
 
 
 def _status(folder: Path) -> str:
     if (folder / "metrics.json").is_file():
         return "done"
     return "resume" if (folder / "checkpoint").is_dir() else "todo"
+
+
+def _twin(run: ExperimentRun, folder: Path, runs_dir: Path) -> Path | None:
+    """A finished run of exactly ``run``'s config in another folder under ``runs_dir``: the
+    same seed and config hash in its id, and the same config in its ``config.toml``."""
+    seed_and_hash = "-".join(run.run_id.rsplit("-", 2)[1:])
+    for other in sorted(runs_dir.glob(f"*/*-{seed_and_hash}")):
+        if other == folder or _status(other) != "done":
+            continue
+        try:
+            config, _ = read_run(other)
+        except AerecError:
+            continue
+        if config.to_dict() == run.config.to_dict():
+            return other
+    return None
+
+
+def _copy_run(source: Path, folder: Path) -> None:
+    """Copy a finished run folder (without any checkpoint) to ``folder``, atomically."""
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(source, partial, ignore=shutil.ignore_patterns("checkpoint"))
+    write_text(partial / REUSED_FROM, f"{source}\n")
+    partial.rename(folder)
 
 
 def run_experiment(
@@ -91,21 +133,29 @@ def run_experiment(
     progress: bool = True,
     say: Callable[[str], None] = print,
     tensorboard: str | Path | None = None,
+    reuse: bool = True,
 ) -> pd.DataFrame:
     """Train the missing runs (one progress bar with an ETA over them), then collect.
 
     Safe to interrupt: finished runs are kept, an unfinished one resumes from its last
-    epoch, and the table is written on the way out either way.
+    epoch, and the table is written on the way out either way. With ``reuse``, a run that
+    another spec under ``runs_dir`` has already trained with the same config is copied from
+    there (the copy names its source in ``reused_from.txt``).
     """
     overrides = overrides or Overrides()
     options = options or RunOptions()
-    planned = plan(spec, runs_dir, overrides)
-    todo = [p for p in planned if p.status != "done"]
+    planned = plan(spec, runs_dir, overrides, reuse)
     counts = {s: sum(p.status == s for p in planned) for s in STATUSES}
+    copies = f"{counts['copy']} to copy from identical runs, " if counts["copy"] else ""
     say(
-        f"{spec.name}: {len(planned)} runs: {counts['done']} done, "
+        f"{spec.name}: {len(planned)} runs: {counts['done']} done, {copies}"
         f"{counts['resume']} to resume, {counts['todo']} to start"
     )
+    for item in planned:
+        if item.status == "copy":
+            _copy_run(item.source, item.folder)
+            say(f"{item.run.run_id}: copied from {item.source} (same config)")
+    todo = [p for p in planned if p.status in ("resume", "todo")]
     if tensorboard is not None:
         require("tensorboard", "--tensorboard")  # before the first run, not inside it
     run_options = RunOptions(options.seed, options.device, options.threads, progress=False)
@@ -148,7 +198,7 @@ def collect(
     Give the same ``overrides`` as to :func:`run_experiment`: they are part of the run ids.
     """
     overrides = overrides or Overrides()
-    planned = plan(spec, runs_dir, overrides)
+    planned = plan(spec, runs_dir, overrides, reuse=False)
     records = [_record(p) for p in planned if p.status == "done"]
     table = pd.DataFrame.from_records(records)
     root = experiment_dir(spec, runs_dir)
