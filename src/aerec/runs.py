@@ -175,7 +175,7 @@ def train_run(
     out = Path(out)
     logger = None if tensorboard is None else TensorBoardLogger(tensorboard)
     options = options or RunOptions(seed=config.seed)
-    options = RunOptions(config.seed, options.device, options.threads, options.progress)
+    options = replace(options, seed=config.seed)
     if resume and (out / "metrics.json").exists():
         return read_run(out)[1]  # finished before: nothing to resume
     main = is_main_process()

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from aerec.errors import CheckpointError
+from aerec.errors import CheckpointError, ConfigError
 from aerec.recommender import AutoRecommender
 from aerec.training import RunOptions, TrainConfig
+from aerec.training import checkpoint as ckpt
 from aerec.training.trainer import Trainer
 
 FAST = TrainConfig(epochs=6, patience=0, lr=3e-3, batch_size=32)
@@ -39,7 +40,10 @@ def test_same_seed_same_history_and_weights(data, parts):
     assert c.history_[-1]["train_loss"] != a.history_[-1]["train_loss"]
 
 
-def test_interrupted_run_resumes_to_the_same_result(data, parts, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("every", "saved"), [(1, [1, 2, 3]), (2, [2])])
+def test_interrupted_run_resumes_to_the_same_result(
+    data, parts, tmp_path, monkeypatch, every, saved
+):
     config = TrainConfig(
         epochs=6,
         patience=0,
@@ -53,19 +57,27 @@ def test_interrupted_run_resumes_to_the_same_result(data, parts, tmp_path, monke
         data, parts.train, parts.val
     )
 
-    original = Trainer._one_epoch
+    original, original_save = Trainer._one_epoch, ckpt.save
+    epochs_saved = []
 
     def interrupt_at_4(self, epoch):
         if epoch == 4:
             raise KeyboardInterrupt
         original(self, epoch)
 
+    def spy_save(folder, model, optimizer, scheduler, state):
+        epochs_saved.append(state.epoch)
+        original_save(folder, model, optimizer, scheduler, state)
+
     monkeypatch.setattr(Trainer, "_one_epoch", interrupt_at_4)
-    rec = AutoRecommender("deep", config, RunOptions(seed=3), layers=(16, 8, 16))
+    monkeypatch.setattr(ckpt, "save", spy_save)
+    options = RunOptions(seed=3, checkpoint_every=every)
+    rec = AutoRecommender("deep", config, options, layers=(16, 8, 16))
     with pytest.raises(KeyboardInterrupt):
         rec.fit(data, parts.train, parts.val, checkpoint_dir=tmp_path)
+    assert epochs_saved == saved  # epoch 3 trained but, every 2 epochs, not saved
     monkeypatch.setattr(Trainer, "_one_epoch", original)
-    resumed = AutoRecommender("deep", config, RunOptions(seed=3), layers=(16, 8, 16)).fit(
+    resumed = AutoRecommender("deep", config, options, layers=(16, 8, 16)).fit(
         data, parts.train, parts.val, checkpoint_dir=tmp_path, resume=True
     )
     assert [r["val_rmse"] for r in resumed.history_] == [r["val_rmse"] for r in whole.history_]
@@ -73,6 +85,11 @@ def test_interrupted_run_resumes_to_the_same_result(data, parts, tmp_path, monke
         torch.equal(x, y)
         for x, y in zip(_weights(whole).values(), _weights(resumed).values(), strict=True)
     )
+
+
+def test_checkpoint_every_must_be_positive():
+    with pytest.raises(ConfigError, match="checkpoint_every must be >= 1"):
+        RunOptions(checkpoint_every=0)
 
 
 def test_corrupt_checkpoint_is_a_clear_error(data, parts, tmp_path):

@@ -11,7 +11,7 @@ import click
 import pandas as pd
 
 from aerec.cli import cli
-from aerec.cli.options import DATA_DIR
+from aerec.cli.options import CHECKPOINT_EVERY, DATA_DIR
 from aerec.errors import ConfigError
 from aerec.training import RunOptions
 
@@ -67,6 +67,7 @@ def experiment() -> None:
 )
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int)
+@CHECKPOINT_EVERY
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def run(
     spec_file,
@@ -80,6 +81,7 @@ def run(
     reuse,
     device,
     threads,
+    checkpoint_every,
     progress,
 ):
     """Train SPEC_FILE's missing runs (resuming interrupted ones), then collect the table."""
@@ -97,7 +99,7 @@ def run(
         counts = lines["status"].value_counts().to_dict()
         click.echo(f"{len(planned)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
         return
-    options = RunOptions(device=device, threads=threads)
+    options = RunOptions(device=device, threads=threads, checkpoint_every=checkpoint_every)
     say = lambda line: click.echo(line, err=True)  # noqa: E731
     table = run_experiment(
         spec, runs_dir, overrides, data_dir, options, progress, say, tensorboard, reuse

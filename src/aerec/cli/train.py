@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aerec.cli.options import DATA_DIR
+from aerec.cli.options import CHECKPOINT_EVERY, DATA_DIR
 from aerec.config import read_toml
 from aerec.data.matrix import FILL_KINDS
 from aerec.data.splits import SPLIT_METHODS
@@ -133,13 +133,24 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
 @TENSORBOARD
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", type=int)
+@CHECKPOINT_EVERY
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train(
-    config_file, data_dir, seed, out, resume, tensorboard, device, threads, progress, **options
+    config_file,
+    data_dir,
+    seed,
+    out,
+    resume,
+    tensorboard,
+    device,
+    threads,
+    checkpoint_every,
+    progress,
+    **options,
 ):
     """Train a model, evaluate it on the test split, write the run folder."""
     config = build_config(config_file, seed, options)
-    run_options = RunOptions(config.seed, device, threads, progress)
+    run_options = RunOptions(config.seed, device, threads, progress, checkpoint_every)
     metrics = train_run(config, out, run_options, data_dir, resume, tensorboard)
     if is_main_process():
         _print_metrics(metrics, out)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -158,7 +158,7 @@ def run_experiment(
     todo = [p for p in planned if p.status in ("resume", "todo")]
     if tensorboard is not None:
         require("tensorboard", "--tensorboard")  # before the first run, not inside it
-    run_options = RunOptions(options.seed, options.device, options.threads, progress=False)
+    run_options = replace(options, progress=False)
     bar = tqdm(todo, desc=spec.name, unit="run", disable=not progress or not todo)
     try:
         for item in bar:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -209,7 +209,7 @@ class Objective:
         data, parts = self.data[config.data]
         if not len(parts.val):
             raise ConfigError(f"{self.spec.where}: tuning needs validation ratings; raise val_size")
-        options = RunOptions(config.seed, self.options.device, self.options.threads)
+        options = replace(self.options, seed=config.seed, progress=False)
         rec = AutoRecommender(config.model, config.train_config, options)
         callbacks: list[EpochCallback] = [PruneOnValRMSE(trial)]
         logger = None

@@ -101,12 +101,20 @@ class RunOptions:
     device: ``auto`` (CUDA when present), ``cpu``, ``cuda`` or ``cuda:N``.
     threads: CPU threads for torch (None: torch's default).
     progress: show progress bars.
+    checkpoint_every: with a checkpoint folder, save the resumable state every this many
+        epochs; an interruption loses at most this many minus one epochs. Saving costs a
+        copy of the weights and Adam's moments to disk, which dominates a fast GPU epoch.
     """
 
     seed: int = 42
     device: str = "auto"
     threads: int | None = None
     progress: bool = False
+    checkpoint_every: int = 1
+
+    def __post_init__(self) -> None:
+        if self.checkpoint_every < 1:
+            raise ConfigError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
 
     def torch_device(self) -> torch.device:
         if self.device == "auto":

@@ -106,7 +106,8 @@ class Trainer:
             bar.update(1)
             if record is not None:
                 bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k.endswith("_rmse")})
-            if self.checkpoint_dir and self.world.is_main:
+            due = self.state.epoch % self.options.checkpoint_every == 0
+            if self.checkpoint_dir and self.world.is_main and due:
                 ckpt.save(
                     self.checkpoint_dir, self.model, self.optimizer, self.scheduler, self.state
                 )
