@@ -17,7 +17,6 @@ Runs on CPU too (``--device cpu``), where steps 2 and 3 are the ordinary sparse-
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import time
@@ -71,35 +70,18 @@ def timed_fit(device: str, data_dir: str | None) -> dict:
     }
 
 
-class _Reached(Exception):
-    """Raised by the callback to stop the clock: the target is reached."""
-
-
 def time_to_target(device: str, data_dir: str | None, target: float, profile: bool) -> dict:
-    from aerec.data.matrix import RatingMatrix
-    from aerec.recommender import DEFAULT_TRAIN, AutoRecommender
-    from aerec.runs import DataConfig, load_data
-    from aerec.training import RunOptions, TrainConfig
-    from aerec.training.batches import RowBatcher
-    from aerec.training.trainer import Trainer
+    from _target import fresh_trainer, train_to_target
 
-    data, parts = load_data(
-        DataConfig("ml-1m" if data_dir else "synthetic-ml-1m", "random"), seed=1, data_dir=data_dir
+    from aerec.recommender import DEFAULT_TRAIN
+    from aerec.runs import DataConfig
+
+    data_config = DataConfig("ml-1m" if data_dir else "synthetic-ml-1m", "random")
+    config = DEFAULT_TRAIN["autorec"]
+    trainer, _, _, val, test = fresh_trainer(
+        "autorec", {}, data_config, 1, config, data_dir, device
     )
-    warm_up = TrainConfig(epochs=1, patience=0)
-    rec = AutoRecommender("autorec", warm_up, RunOptions(seed=1, device=device))
-    rec.fit(data, parts.train, None)  # builds the device-resident inputs
-    rec.model_ = rec._build_model(rec.inputs_.n_cols, torch.Generator().manual_seed(1))
-    rec.model_.to(rec.inputs_.device)
-    rec.train_config = config = DEFAULT_TRAIN["autorec"]
-
-    def batcher(part):
-        matrix = RatingMatrix.build(part, data.n_users, data.n_items, rec.config.based)
-        return RowBatcher(matrix, rec.inputs_.device)
-
-    val, test = batcher(parts.val), batcher(parts.test)
-    trainer = Trainer(rec.model_, rec.inputs_, val, config, rec.options, (1.0, 5.0))
-    seen = {"seconds": 0.0, "rmse": None, "reached": None, "train_s": 0.0, "epochs": 0}
+    timing = {"train_s": 0.0, "epochs": 0}
     train_epoch = trainer.train_epoch
 
     def timed_train_epoch(epoch: int) -> dict:  # splits each epoch's seconds: train / val
@@ -107,30 +89,20 @@ def time_to_target(device: str, data_dir: str | None, target: float, profile: bo
         out = train_epoch(epoch)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
-        seen["train_s"] += time.perf_counter() - start
-        seen["epochs"] += 1
+        timing["train_s"] += time.perf_counter() - start
+        timing["epochs"] += 1
         return out
 
     trainer.train_epoch = timed_train_epoch
-
-    def watch(record: dict) -> None:  # after each epoch; record["seconds"]: train + val
-        seen["seconds"] += record["seconds"]
-        if trainer.state.best_epoch == record["epoch"]:  # the model early stopping keeps
-            seen["rmse"] = trainer.evaluate(test)["rmse"]  # not timed
-            if seen["rmse"] <= target:
-                seen["reached"] = record["epoch"]
-                raise _Reached
-
-    trainer.callbacks = (watch,)
-    with contextlib.suppress(_Reached):
-        trainer.fit()
+    got = train_to_target(trainer, test, "rmse", target)
+    epochs = max(timing["epochs"], 1)
     result = {
         "target_rmse": target,
-        "to_target_seconds": seen["seconds"],
-        "to_target_epoch": seen["reached"],
-        "to_target_test_rmse": seen["rmse"],
-        "train_s_per_epoch": seen["train_s"] / max(seen["epochs"], 1),
-        "val_s_per_epoch": (seen["seconds"] - seen["train_s"]) / max(seen["epochs"], 1),
+        "to_target_seconds": got["seconds"],
+        "to_target_epoch": got["reached"],
+        "to_target_test_rmse": got["value"],
+        "train_s_per_epoch": timing["train_s"] / epochs,
+        "val_s_per_epoch": (got["seconds"] - timing["train_s"]) / epochs,
     }
     if profile:
         from torch.profiler import ProfilerActivity

@@ -28,7 +28,6 @@ test per-user RMSE of 0.883 (AutoRec elu/elu, average input) and 450 s to 0.859 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -77,56 +76,28 @@ def measure(label: str, dataset: str, data_dir, threads: int, reference: bool) -
     return row
 
 
-class _Reached(Exception):
-    """Raised by the callback to stop the clock: the target is reached."""
-
-
 def _time_to_target(name: str, dataset: str, data_dir, impl: str, recipe: dict) -> dict:
-    import torch
+    from _target import fresh_trainer, train_to_target
 
-    from aerec.data.matrix import RatingMatrix
-    from aerec.recommender import AutoRecommender
-    from aerec.runs import DataConfig, load_data
-    from aerec.training import RunOptions, TrainConfig
-    from aerec.training.batches import RowBatcher
-    from aerec.training.trainer import Trainer
+    from aerec.runs import DataConfig
+    from aerec.training import TrainConfig
 
     model_name, params, _, target = NOTEBOOK[name]
     data_config = DataConfig(dataset, "stratified", split_seed=42)
-    data, parts = load_data(data_config, seed=42, data_dir=data_dir)
-    warm_up = TrainConfig(epochs=1, patience=0)
-    rec = AutoRecommender(model_name, warm_up, RunOptions(seed=42), **params)
-    rec.fit(data, parts.train, None)  # builds the batcher; warms up (compiles) the kernels
-    rec.model_ = rec._build_model(rec.inputs_.n_cols, torch.Generator().manual_seed(42))
-    rec.train_config = config = TrainConfig(patience=0, **recipe)
-
-    def batcher(part):
-        return RowBatcher(RatingMatrix.build(part, data.n_users, data.n_items, rec.config.based))
-
-    val, test = batcher(parts.val), batcher(parts.test)
-    trainer = Trainer(rec.model_, rec.inputs_, val, config, rec.options, (1.0, 5.0))
+    config = TrainConfig(patience=0, **recipe)
+    trainer, rec, data, _, test = fresh_trainer(
+        model_name, params, data_config, 42, config, data_dir
+    )
     if impl == "dense":
         from run import _dense_reference
 
         trainer.train_epoch = _dense_reference(trainer, rec)
-    seen = {"seconds": 0.0, "user_rmse": None, "reached": None}
-
-    def watch(record: dict) -> None:  # after each epoch; record["seconds"]: train + val
-        seen["seconds"] += record["seconds"]
-        if trainer.state.best_epoch == record["epoch"]:  # the model early stopping keeps
-            seen["user_rmse"] = trainer.evaluate(test)["user_rmse"]  # not timed
-            if impl == "aerec" and seen["user_rmse"] <= target:
-                seen["reached"] = record["epoch"]
-                raise _Reached
-
-    trainer.callbacks = (watch,)
-    with contextlib.suppress(_Reached):
-        trainer.fit()
+    got = train_to_target(trainer, test, "user_rmse", target if impl == "aerec" else None)
     return {
-        "seconds": seen["seconds"],
-        "epochs": seen["reached"] if impl == "aerec" else trainer.state.epoch,
-        "reached": seen["reached"] is not None or impl == "dense",
-        "best_user_rmse": seen["user_rmse"],
+        "seconds": got["seconds"],
+        "epochs": got["reached"] if impl == "aerec" else got["epochs"],
+        "reached": got["reached"] is not None or impl == "dense",
+        "best_user_rmse": got["value"],
         "dataset": data.name,
         "engine": "sparse" if trainer.sparse and impl == "aerec" else "dense",
     }
