@@ -114,10 +114,11 @@ def _dense_reference(trainer, rec):
 
     def epoch(number: int) -> dict:
         model.train()
-        order = torch.randperm(batcher.n_rows, generator=torch.Generator().manual_seed(number))
+        gen = torch.Generator().manual_seed(number)  # the order and the code dropout
+        order = torch.randperm(batcher.n_rows, generator=gen)
         total, steps = 0.0, 0
         for batch in order.split(rec.train_config.batch_size):
-            pred = model(inputs[batch])
+            pred = model(inputs[batch], None, gen)
             loss = masked_mse(pred, targets[batch], masks[batch]).mean() + model.l2_penalty()
             optimizer.zero_grad()
             loss.backward()
