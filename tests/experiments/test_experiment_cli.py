@@ -65,3 +65,30 @@ def test_tensorboard_logs_each_run_to_its_own_folder(tmp_path, capsys):
     for folder in folders:
         history = json.loads((folder / "history.json").read_text())
         assert read_scalars(board / "tiny" / folder.name) == history_scalars(history)
+
+
+def test_checkpoint_every_reaches_each_run(tmp_path, capsys, monkeypatch):
+    from aerec.training import checkpoint as ckpt
+
+    saved, save = [], ckpt.save
+
+    def spy(folder, model, optimizer, scheduler, state):
+        saved.append(state.epoch)
+        save(folder, model, optimizer, scheduler, state)
+
+    monkeypatch.setattr(ckpt, "save", spy)
+    spec, runs = write_spec(tmp_path), tmp_path / "runs"
+    args = ["--runs-dir", str(runs), "--seeds", "4", "--threads", "1", "--no-progress"]
+    code, _, err = run_cli(["experiment", "run", str(spec), *args], capsys)
+    assert code == 0, err
+    assert saved == [1, 2, 1, 2]  # two runs of 2 epochs, a save after every epoch
+    saved.clear()
+    runs = tmp_path / "runs2"
+    args[1] = str(runs)
+    code, _, err = run_cli(
+        ["experiment", "run", str(spec), *args, "--checkpoint-every", "2"], capsys
+    )
+    assert code == 0, err
+    assert saved == [2, 2]
+    code, _, err = run_cli(["experiment", "run", str(spec), "--checkpoint-every", "0"], capsys)
+    assert code == 2 and "--checkpoint-every" in err
