@@ -96,5 +96,5 @@ def test_dry_run_from_the_cli(tmp_path, capsys):
         ]
     )
     out = capsys.readouterr().out
-    assert "24 runs: 24 todo" in out and "zero, layers=512-256-512" in out
+    assert "40 runs: 40 todo" in out and "zero, layers=512-256-512" in out  # 4 x 2 x 5 seeds
     assert not (tmp_path / "notebook-deep-shapes").exists()
