@@ -85,3 +85,17 @@ def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
         code = int(exc.code or 0)
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def spy_checkpoint_saves(monkeypatch) -> list[int]:
+    """The epochs at which the trainer saves its checkpoint from now on (saves still happen)."""
+    from aerec.training import checkpoint
+
+    saved, save = [], checkpoint.save
+
+    def spy(folder, model, optimizer, scheduler, state):
+        saved.append(state.epoch)
+        save(folder, model, optimizer, scheduler, state)
+
+    monkeypatch.setattr(checkpoint, "save", spy)
+    return saved

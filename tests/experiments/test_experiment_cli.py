@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.experiments.tiny import TINY_SPEC, write_spec
-from tests.helpers import history_scalars, read_scalars, run_cli
+from tests.helpers import history_scalars, read_scalars, run_cli, spy_checkpoint_saves
 
 
 def test_run_then_collect(tmp_path, capsys):
@@ -68,15 +68,7 @@ def test_tensorboard_logs_each_run_to_its_own_folder(tmp_path, capsys):
 
 
 def test_checkpoint_every_reaches_each_run(tmp_path, capsys, monkeypatch):
-    from aerec.training import checkpoint as ckpt
-
-    saved, save = [], ckpt.save
-
-    def spy(folder, model, optimizer, scheduler, state):
-        saved.append(state.epoch)
-        save(folder, model, optimizer, scheduler, state)
-
-    monkeypatch.setattr(ckpt, "save", spy)
+    saved = spy_checkpoint_saves(monkeypatch)
     spec, runs = write_spec(tmp_path), tmp_path / "runs"
     args = ["--runs-dir", str(runs), "--seeds", "4", "--threads", "1", "--no-progress"]
     code, _, err = run_cli(["experiment", "run", str(spec), *args], capsys)

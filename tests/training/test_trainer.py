@@ -11,8 +11,8 @@ import torch
 from aerec.errors import CheckpointError, ConfigError
 from aerec.recommender import AutoRecommender
 from aerec.training import RunOptions, TrainConfig
-from aerec.training import checkpoint as ckpt
 from aerec.training.trainer import Trainer
+from tests.helpers import spy_checkpoint_saves
 
 FAST = TrainConfig(epochs=6, patience=0, lr=3e-3, batch_size=32)
 SMALL = {"based": "user", "hidden": 24}
@@ -57,20 +57,15 @@ def test_interrupted_run_resumes_to_the_same_result(
         data, parts.train, parts.val
     )
 
-    original, original_save = Trainer._one_epoch, ckpt.save
-    epochs_saved = []
+    original = Trainer._one_epoch
 
     def interrupt_at_4(self, epoch):
         if epoch == 4:
             raise KeyboardInterrupt
         original(self, epoch)
 
-    def spy_save(folder, model, optimizer, scheduler, state):
-        epochs_saved.append(state.epoch)
-        original_save(folder, model, optimizer, scheduler, state)
-
     monkeypatch.setattr(Trainer, "_one_epoch", interrupt_at_4)
-    monkeypatch.setattr(ckpt, "save", spy_save)
+    epochs_saved = spy_checkpoint_saves(monkeypatch)
     options = RunOptions(seed=3, checkpoint_every=every)
     rec = AutoRecommender("deep", config, options, layers=(16, 8, 16))
     with pytest.raises(KeyboardInterrupt):

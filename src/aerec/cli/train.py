@@ -150,7 +150,9 @@ def train(
 ):
     """Train a model, evaluate it on the test split, write the run folder."""
     config = build_config(config_file, seed, options)
-    run_options = RunOptions(config.seed, device, threads, progress, checkpoint_every)
+    run_options = RunOptions(
+        config.seed, device, threads, progress, checkpoint_every=checkpoint_every
+    )
     metrics = train_run(config, out, run_options, data_dir, resume, tensorboard)
     if is_main_process():
         _print_metrics(metrics, out)
