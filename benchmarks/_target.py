@@ -25,10 +25,10 @@ def fresh_trainer(model, params, data_config, seed, config, data_dir, device="au
     import torch
 
     from aerec.data.matrix import RatingMatrix
+    from aerec.ops.batches import RowBatcher
     from aerec.recommender import AutoRecommender
     from aerec.runs import load_data
     from aerec.training import RunOptions, TrainConfig
-    from aerec.training.batches import RowBatcher
     from aerec.training.trainer import Trainer
 
     data, parts = load_data(data_config, seed=seed, data_dir=data_dir)

@@ -30,7 +30,7 @@ def check_ops(device: torch.device) -> float:
     from aerec.data.synthetic import generate
     from aerec.data.types import encode
     from aerec.models import AutoEncoder, AutoRecConfig
-    from aerec.training.batches import RowBatcher
+    from aerec.ops.batches import RowBatcher
 
     data = encode(generate("300x120x9000", seed=0))
     matrix = RatingMatrix.build(data.interactions, data.n_users, data.n_items)

@@ -55,10 +55,10 @@ def measure(
     import torch
 
     from aerec.data.matrix import RatingMatrix
+    from aerec.ops.batches import RowBatcher
     from aerec.recommender import AutoRecommender, set_threads
     from aerec.runs import DataConfig, load_data
     from aerec.training import RunOptions, TrainConfig
-    from aerec.training.batches import RowBatcher
     from aerec.training.trainer import Trainer
 
     set_threads(threads)

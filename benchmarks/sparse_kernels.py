@@ -10,8 +10,8 @@ encoder, identity decoder, mean squared error over the observed cells, Adam) fro
 initial weights on the same batches:
 
 * ``dense``: dense input rows, ``nn.Linear`` both layers, dense output, masked loss;
-* ``sparse``: :func:`~aerec.training.sparse_ops.sparse_input_linear` encoder and
-  :func:`~aerec.training.sparse_ops.observed_linear` decoder;
+* ``sparse``: :func:`~aerec.ops.sparse.sparse_input_linear` encoder and
+  :func:`~aerec.ops.sparse.observed_linear` decoder;
 * ``sparse-cm``: the same, with the encoder weight stored column-major (see ``AutoRec``).
 
 One untimed epoch of each first (numba compiles, or loads its cache), then ``--repeats``
@@ -34,8 +34,8 @@ from torch import nn
 from aerec.data import load
 from aerec.data.matrix import InputFill, RatingMatrix
 from aerec.data.types import encode
-from aerec.training.batches import RowBatcher
-from aerec.training.sparse_ops import CellBatch, observed_linear, sparse_input_linear
+from aerec.ops.batches import RowBatcher
+from aerec.ops.sparse import CellBatch, observed_linear, sparse_input_linear
 
 
 def batcher(fill: str, seed: int) -> RowBatcher:

@@ -24,8 +24,8 @@ from aerec.data.types import EncodedData, Interactions, RatingScale, Vocab
 from aerec.errors import ConfigError, TrainingError
 from aerec.evaluation.metrics import rating_metrics
 from aerec.models import AutoEncoder, ModelConfig, model_config
+from aerec.ops.batches import RowBatcher
 from aerec.training import RunOptions, TrainConfig, Trainer
-from aerec.training.batches import RowBatcher
 from aerec.training.callbacks import EpochCallback
 
 DEFAULT_TRAIN: dict[str, TrainConfig] = {

@@ -11,11 +11,11 @@ from aerec.data.side import item_features, user_features
 from aerec.data.splits import split
 from aerec.errors import ConfigError
 from aerec.models import AutoEncoder, model_config
+from aerec.ops.batches import RowBatcher
+from aerec.ops.sparse import CellBatch
 from aerec.recommender import AutoRecommender
 from aerec.training import RunOptions, TrainConfig, Trainer
-from aerec.training.batches import RowBatcher
 from aerec.training.corruption import corrupt_cells
-from aerec.training.sparse_ops import CellBatch
 from tests.helpers import toy_encoded
 
 VARIANTS = {

@@ -1,7 +1,7 @@
 """The sparse rating matrix a model trains on, and the input encodings of unobserved cells.
 
 Ratings stay sparse (scipy CSR); a dense view exists only per mini-batch, on the device
-(:mod:`aerec.training.batches`). User-based models use the user x item matrix, item-based ones
+(:mod:`aerec.ops.batches`). User-based models use the user x item matrix, item-based ones
 its transpose. Unobserved input cells get a fill: a constant 0..5, the user's average or the
 item's average (the notebook's ``dataPreprocessor``), expressed as a per-row plus a per-column
 vector so that the dense full matrix is never built.

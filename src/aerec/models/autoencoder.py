@@ -13,7 +13,8 @@ from torch import nn
 
 from aerec.models.activations import activation, dropout
 from aerec.models.config import Architecture
-from aerec.training.sparse_ops import CellBatch, observed_linear, sparse_input_linear
+from aerec.ops.layout import column_major
+from aerec.ops.sparse import CellBatch, observed_linear, sparse_input_linear
 
 
 class AutoEncoder(nn.Module):
@@ -53,8 +54,8 @@ class AutoEncoder(nn.Module):
             if isinstance(layer, nn.Linear):  # Keras' defaults: glorot uniform, zero bias
                 nn.init.xavier_uniform_(layer.weight, generator=generator)
                 nn.init.zeros_(layer.bias)
-        first = self.layers[0]  # same values, stored column-major: see _column_major
-        first.weight = nn.Parameter(_column_major(first.weight.detach()))
+        first = self.layers[0]  # same values, stored column-major: see aerec.ops.layout
+        first.weight = nn.Parameter(column_major(first.weight.detach()))
 
     def weight(self, j: int) -> torch.Tensor:
         """Layer ``j``'s weight (out x in); a tied decoder layer uses its mirror transposed."""
@@ -143,15 +144,6 @@ class AutoEncoder(nn.Module):
             if isinstance(layer, nn.Linear) and self.l2[j] > 0:
                 total = total + self.l2[j] * layer.weight.square().sum()
         return total
-
-
-def _column_major(weight: torch.Tensor) -> torch.Tensor:
-    """``weight`` (out x in) with the memory layout of its transpose. The sparse encoder reads
-    and writes the first layer one input column at a time; in this layout that is one
-    contiguous row, so neither its forward nor its backward makes a transposing copy (about a
-    third of a U-AutoRec step). Same values and the same bits in training: only the layout
-    differs, which the optimizer state follows (see ``checkpoint.load``)."""
-    return weight.t().contiguous().t()
 
 
 class _TiedLinear(nn.Module):

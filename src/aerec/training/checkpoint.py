@@ -12,6 +12,7 @@ from safetensors.torch import save_file
 
 from aerec.errors import CheckpointError
 from aerec.io import atomic_write
+from aerec.ops.layout import match_layouts
 
 FORMAT = "aerec-checkpoint-1"
 TENSORS = "checkpoint.safetensors"
@@ -75,7 +76,7 @@ def load(folder: Path, model, optimizer, scheduler):
         pid, name = key.split(".", 1)
         slots.setdefault(int(pid), {})[name] = value
     optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
-    _match_layouts(optimizer)
+    match_layouts(optimizer)  # fused Adam needs each slot in its parameter's layout
     if scheduler is not None and meta["scheduler"] is not None:
         scheduler.load_state_dict(meta["scheduler"])
     return TrainState(
@@ -91,16 +92,3 @@ def load(folder: Path, model, optimizer, scheduler):
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def _match_layouts(optimizer) -> None:
-    """Give each restored optimizer slot its parameter's memory layout. The file holds them
-    contiguous; a fused optimizer walks parameter, gradient and slots as flat memory, so a
-    column-major parameter (the first layer, see ``autoencoder._column_major``) with a
-    row-major slot would be updated wrongly without an error."""
-    for group in optimizer.param_groups:
-        for param in group["params"]:
-            slots = optimizer.state.get(param, {})
-            for name, value in slots.items():
-                if torch.is_tensor(value) and value.shape == param.shape:
-                    slots[name] = torch.empty_like(param).copy_(value)

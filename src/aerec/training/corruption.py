@@ -19,7 +19,7 @@ from aerec.errors import ConfigError
 from aerec.models.activations import dropout
 
 if TYPE_CHECKING:
-    from aerec.training.sparse_ops import CellBatch
+    from aerec.ops.sparse import CellBatch
 
 NOISES = ("none", "gaussian", "dropout", "maskout")
 

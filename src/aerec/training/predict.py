@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from aerec.training.batches import RowBatcher
-from aerec.training.sparse_ops import CellBatch
+from aerec.ops.batches import RowBatcher
+from aerec.ops.sparse import CellBatch
 
 if TYPE_CHECKING:
     from aerec.models.autoencoder import AutoEncoder

@@ -22,9 +22,9 @@ import torch
 from tqdm.auto import tqdm
 
 from aerec.evaluation.metrics import rmse, user_rmse
+from aerec.ops.batches import RowBatcher
 from aerec.training import checkpoint as ckpt
 from aerec.training import distributed
-from aerec.training.batches import RowBatcher
 from aerec.training.callbacks import EpochCallback
 from aerec.training.config import RunOptions, TrainConfig
 from aerec.training.corruption import corrupt, corrupt_cells

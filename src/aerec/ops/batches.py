@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from aerec.data.matrix import InputFill, RatingMatrix
-from aerec.training.sparse_ops import CellBatch
+from aerec.ops.sparse import CellBatch
 
 
 class RowBatcher:

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from aerec.data.matrix import InputFill, RatingMatrix
-from aerec.training import sparse_ops
-from aerec.training.batches import RowBatcher
-from aerec.training.sparse_ops import CellBatch, observed_linear, sparse_input_linear
+from aerec.ops import sparse as sparse_ops
+from aerec.ops.batches import RowBatcher
+from aerec.ops.sparse import CellBatch, observed_linear, sparse_input_linear
 
 # (rows in batch, columns, hidden); 37 and 40 columns leave partial 16-column blocks.
 SHAPES = [(1, 7, 3), (6, 37, 16), (9, 40, 21)]
