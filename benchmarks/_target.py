@@ -25,6 +25,7 @@ def fresh_trainer(model, params, data_config, seed, config, data_dir, device="au
     import torch
 
     from aerec.data.matrix import RatingMatrix
+    from aerec.models import assemble_data
     from aerec.ops.batches import RowBatcher
     from aerec.recommender import AutoRecommender
     from aerec.runs import load_data
@@ -35,16 +36,16 @@ def fresh_trainer(model, params, data_config, seed, config, data_dir, device="au
     warm_up = TrainConfig(epochs=1, patience=0)
     rec = AutoRecommender(model, warm_up, RunOptions(seed=seed, device=device), **params)
     rec.fit(data, parts.train, None)
-    rec.model_ = rec._build_model(rec.inputs_.n_cols, torch.Generator().manual_seed(seed))
-    rec.model_.to(rec.inputs_.device)
-    rec.train_config = config
+    gen = torch.Generator().manual_seed(seed)  # a fresh model, as a fit of its own builds it
+    fresh = assemble_data(rec.config, data, parts.train, rec.inputs_.device, gen)
+    rec.model_, rec.inputs_, rec.plan = fresh.model, fresh.inputs, (config,)
 
     def batcher(part):
         matrix = RatingMatrix.build(part, data.n_users, data.n_items, rec.config.based)
         return RowBatcher(matrix, rec.inputs_.device)
 
     val, test = batcher(parts.val), batcher(parts.test)
-    trainer = Trainer(rec.model_, rec.inputs_, val, config, rec.options, (1.0, 5.0))
+    trainer = Trainer(rec.model_, rec.inputs_, val, config, rec.options, data.scale)
     return trainer, rec, data, val, test
 
 

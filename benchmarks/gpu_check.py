@@ -73,11 +73,11 @@ def timed_fit(device: str, data_dir: str | None) -> dict:
 def time_to_target(device: str, data_dir: str | None, target: float, profile: bool) -> dict:
     from _target import fresh_trainer, train_to_target
 
-    from aerec.recommender import DEFAULT_TRAIN
+    from aerec.models.registry import default_plan
     from aerec.runs import DataConfig
 
     data_config = DataConfig("ml-1m" if data_dir else "synthetic-ml-1m", "random")
-    config = DEFAULT_TRAIN["autorec"]
+    config = default_plan("autorec")[0]
     trainer, _, _, val, test = fresh_trainer(
         "autorec", {}, data_config, 1, config, data_dir, device
     )

@@ -70,7 +70,7 @@ def measure(
     rec.fit(data, parts.train, None)  # builds the model and the batcher; one warm-up epoch
     based = rec.config.based
     val = RowBatcher(RatingMatrix.build(parts.val, data.n_users, data.n_items, based))
-    trainer = Trainer(rec.model_, rec.inputs_, val, rec.train_config, rec.options, (1.0, 5.0))
+    trainer = Trainer(rec.model_, rec.inputs_, val, rec.plan, rec.options, data.scale)
     step = trainer.train_epoch if impl == "aerec" else _dense_reference(trainer, rec)
     seconds = []
     for epoch in range(epochs):
@@ -110,16 +110,16 @@ def _dense_reference(trainer, rec):
     rows = torch.arange(batcher.n_rows)
     inputs = batcher.inputs(rows)  # the dense train matrix with its fill, built once
     targets, masks = batcher.targets(rows)
-    optimizer = torch.optim.Adam(model.parameters(), lr=rec.train_config.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=rec.plan[0].lr)
 
     def epoch(number: int) -> dict:
         model.train()
         gen = torch.Generator().manual_seed(number)  # the order and the code dropout
         order = torch.randperm(batcher.n_rows, generator=gen)
         total, steps = 0.0, 0
-        for batch in order.split(rec.train_config.batch_size):
+        for batch in order.split(rec.plan[0].batch_size):
             pred = model(inputs[batch], None, gen)
-            loss = masked_mse(pred, targets[batch], masks[batch]).mean() + model.l2_penalty()
+            loss = masked_mse(pred, targets[batch], masks[batch]).mean() + model.penalty()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

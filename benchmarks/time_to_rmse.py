@@ -52,7 +52,7 @@ RECIPES = {  # label: (model, recipe): ten times the notebook's learning rate, d
     "Deep AE": ("Deep AE", {"lr": 1e-3, "loss": "row_mse", "schedule": "cosine", "epochs": 80}),
     "Deep AE 60": ("Deep AE", {"lr": 1e-3, "loss": "row_mse", "schedule": "cosine", "epochs": 60}),
 }
-"""Deep AE: ``DEFAULT_TRAIN["deep"]`` (80 epochs, best on validation), and the same over 60
+"""Deep AE: ``default_plan("deep")`` (80 epochs, best on validation), and the same over 60
 epochs (a little worse on validation, sooner at the target). U-AutoRec: the AutoRec default's
 loss (the masked MSE over a batch's cells) with the cosine schedule over 60 epochs
 (docs/results.md). The clock runs inside the schedule: where the target is met early, the

@@ -40,8 +40,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
+    from aerec.models.registry import default_plan
     from aerec.pipeline import choose_dataset
-    from aerec.recommender import DEFAULT_TRAIN, AutoRecommender, set_threads
+    from aerec.recommender import AutoRecommender, set_threads
     from aerec.runs import DataConfig, load_data
     from aerec.training import RunOptions
 
@@ -50,7 +51,7 @@ def main() -> None:
     data, parts = load_data(DataConfig(dataset, "stratified", split_seed=42), 42, args.data_dir)
     print(f"{dataset}, {args.epochs} epochs, {args.threads} thread(s)")
     for name, (model, params, noise) in VARIANTS.items():
-        train = replace(DEFAULT_TRAIN[model], epochs=args.epochs, patience=0, **noise)
+        train = replace(default_plan(model)[0], epochs=args.epochs, patience=0, **noise)
         rec = AutoRecommender(model, train, RunOptions(seed=7), **params)
         rec.fit(data, parts.train, parts.val)
         digest = hashlib.sha256()

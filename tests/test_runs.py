@@ -46,8 +46,8 @@ def test_bad_run_config_values_are_one_line_errors(values, message):
 
 
 def test_a_partial_train_section_starts_from_the_model_defaults():
-    from aerec.recommender import DEFAULT_TRAIN
+    from aerec.models.registry import default_plan
     from aerec.runs import RunConfig
 
     config = RunConfig.from_dict({"model": {"name": "deep"}, "train": {"epochs": 3}})
-    assert config.train.epochs == 3 and config.train.lr == DEFAULT_TRAIN["deep"].lr
+    assert config.plan[0].epochs == 3 and config.plan[0].lr == default_plan("deep")[0].lr

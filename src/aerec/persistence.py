@@ -22,9 +22,9 @@ from aerec.data.side import SideInfo
 from aerec.data.types import RatingScale, Vocab
 from aerec.errors import AerecError, CheckpointError
 from aerec.io import atomic_write, write_json
-from aerec.models.config import MODELS
-from aerec.training import RunOptions, TrainConfig
-from aerec.training.predict import Predictor
+from aerec.models.registry import entry
+from aerec.plan import TrainConfig
+from aerec.training import RunOptions
 
 FORMAT = "aerec-model-1"
 WEIGHTS, CONFIG, VOCAB = "model.safetensors", "model.json", "vocab.json"
@@ -46,7 +46,7 @@ def save_recommender(rec, folder: Path) -> Path:
     meta = {
         "format": FORMAT,
         "model": {"name": rec.config.name, **to_dict(rec.config)},
-        "train": to_dict(rec.train_config),
+        "train": [to_dict(phase) for phase in rec.plan],
         "shape": list(csr.shape),
         "based": rec.matrix_.based,
         "scale": [rec.scale_.low, rec.scale_.high],
@@ -68,9 +68,10 @@ def load_recommender(cls, folder: Path, device: str = "auto"):
     meta, vocab, tensors = _read(folder)
     try:
         model_values = dict(meta["model"])
-        config = from_dict(MODELS[model_values.pop("name")], model_values, "model.json model")
-        train = from_dict(TrainConfig, meta["train"], "model.json train")
-        rec = cls(config, train, RunOptions(device=device))
+        name = model_values.pop("name")
+        config = from_dict(entry(name).config, model_values, "model.json model")
+        phases = meta["train"] if isinstance(meta["train"], list) else [meta["train"]]
+        plan = tuple(from_dict(TrainConfig, phase, "model.json train") for phase in phases)
         n_rows, n_cols = meta["shape"]
         csr = sp.csr_array(
             (
@@ -83,16 +84,17 @@ def load_recommender(cls, folder: Path, device: str = "auto"):
         side = None
         if meta["side_names"] is not None:
             side = SideInfo(tensors["side"].numpy(), tuple(meta["side_names"]))
-        rec._setup(
+        rec = cls.from_parts(
+            config,
+            plan,
+            RunOptions(device=device),
             RatingMatrix(csr, meta["based"]),
+            side,
             Vocab(np.asarray(vocab["users"])),
             Vocab(np.asarray(vocab["items"])),
             RatingScale(*meta["scale"]),
-            side,
-            rec.options.torch_device(),
+            {k[6:]: v for k, v in tensors.items() if k.startswith("model.")},
         )
-        rec.model_ = rec._build_model(n_cols, torch.Generator())  # weights come from the file
-        rec.model_.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     except AerecError:
         raise
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
@@ -100,10 +102,6 @@ def load_recommender(cls, folder: Path, device: str = "auto"):
             f"{folder} holds an inconsistent or foreign model ({exc}); "
             "train it again with aerec train"
         ) from None
-    rec.model_.to(rec.inputs_.device).eval()
-    rec.predictor_ = Predictor(
-        rec.model_, rec.inputs_, train.eval_batch_size, train.use_sparse(rec.inputs_.device)
-    )
     rec.best_epoch_ = meta.get("best_epoch")
     if vocab.get("item_titles") is not None:
         rec.item_titles_ = np.asarray(vocab["item_titles"], dtype=object)

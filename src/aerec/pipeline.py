@@ -74,7 +74,7 @@ def run_default_job(
     rows = []
     for name, config in default_runs(dataset, seed).items():
         if epochs is not None:
-            config = replace(config, train=replace(config.train_config, epochs=epochs))
+            config = replace(config, train=tuple(replace(p, epochs=epochs) for p in config.plan))
         folder = out / name
         if (folder / "metrics.json").exists():
             stored, metrics = read_run(folder)

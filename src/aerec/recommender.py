@@ -19,23 +19,17 @@ import pandas as pd
 import torch
 
 from aerec.data.matrix import RatingMatrix
-from aerec.data.side import SideInfo, item_features, user_features
+from aerec.data.side import SideInfo
 from aerec.data.types import EncodedData, Interactions, RatingScale, Vocab
 from aerec.errors import ConfigError, TrainingError
 from aerec.evaluation.metrics import rating_metrics
-from aerec.models import AutoEncoder, ModelConfig, model_config
+from aerec.models import ModelConfig, model_config
+from aerec.models.registry import Assembly, assemble, default_plan, entry, side_info
 from aerec.ops.batches import RowBatcher
-from aerec.training import RunOptions, TrainConfig, Trainer
+from aerec.plan import Plan, TrainConfig, as_plan
+from aerec.training import RunOptions, Trainer
 from aerec.training.callbacks import EpochCallback
-
-DEFAULT_TRAIN: dict[str, TrainConfig] = {
-    "autorec": TrainConfig(lr=1e-3, loss="mse", schedule="plateau", epochs=300, patience=30),
-    "deep": TrainConfig(lr=1e-3, schedule="cosine", epochs=80, patience=0),
-}
-"""Training defaults per model family, chosen on validation RMSE on ML-1M (docs/results.md):
-I-AutoRec (the AutoRec default) trains best with the global masked MSE and a plateau schedule;
-Deep AutoRec with learning rate 1e-3 decayed to zero over 80 epochs (cosine), which matches
-the notebook's 500 epochs at 1e-4 in a sixth of the time (a constant 1e-3 overfits)."""
+from aerec.training.trainer import predictor_for
 
 
 def set_threads(n: int) -> None:
@@ -50,12 +44,17 @@ def set_threads(n: int) -> None:
 
 
 class AutoRecommender:
-    """An autoencoder recommender: a model config, a train config and run-time options."""
+    """A recommender: a model config, a training plan and run-time options.
+
+    model: a registered model name (``aerec.models.MODELS``) or its config.
+    train: one phase (a :class:`TrainConfig`) or a plan of phases; None: the model's
+        default recipe.
+    """
 
     def __init__(
         self,
         model: str | ModelConfig = "autorec",
-        train: TrainConfig | None = None,
+        train: TrainConfig | Plan | None = None,
         options: RunOptions | None = None,
         **params,
     ) -> None:
@@ -65,7 +64,7 @@ class AutoRecommender:
             self.config = model
         else:
             self.config = model_config(model, **params)
-        self.train_config = train or DEFAULT_TRAIN[self.config.name]
+        self.plan = default_plan(self.config.name) if train is None else as_plan(train)
         self.options = options or RunOptions()
 
     # -- fitting -----------------------------------------------------------------------------
@@ -86,21 +85,25 @@ class AutoRecommender:
             set_threads(self.options.threads)
         based = self.config.based
         matrix = RatingMatrix.build(train, data.n_users, data.n_items, based)
-        side = self._side_info(data)
-        self._setup(matrix, data.user_vocab, data.item_vocab, data.scale, side, device)
+        gen = torch.Generator().manual_seed(self.options.seed)
+        self._setup(
+            assemble(self.config, matrix, side_info(self.config, data), device, gen),
+            matrix,
+            data.user_vocab,
+            data.item_vocab,
+            data.scale,
+        )
         val_batcher = None
         if val is not None and len(val):
             val_matrix = RatingMatrix.build(val, data.n_users, data.n_items, based)
             val_batcher = RowBatcher(val_matrix, device)
-        gen = torch.Generator().manual_seed(self.options.seed)
-        self.model_ = self._build_model(matrix.shape[1], gen).to(device)
         trainer = Trainer(
             self.model_,
             self.inputs_,
             val_batcher,
-            self.train_config,
+            self.plan,
             self.options,
-            (data.scale.low, data.scale.high),
+            data.scale,
             checkpoint_dir,
             callbacks,
         )
@@ -117,36 +120,21 @@ class AutoRecommender:
         )
         return self
 
-    def _side_info(self, data: EncodedData) -> SideInfo | None:
-        if self.config.side == "none":
-            return None
-        side = user_features(data) if self.config.based == "user" else item_features(data)
-        if side is None:
-            raise ConfigError(
-                f"side = {self.config.side!r} needs "
-                f"{'user' if self.config.based == 'user' else 'item'} side "
-                f"information, which {data.name} does not have; use side = 'none'"
-            )
-        return side
-
     def _setup(
         self,
+        assembly: Assembly,
         matrix: RatingMatrix,
         user_vocab: Vocab,
         item_vocab: Vocab,
         scale: RatingScale,
-        side: SideInfo | None,
-        device: torch.device,
     ) -> None:
+        """Hold what :func:`aerec.models.registry.assemble` built and the data's vocabularies."""
+        self.model_, self.inputs_, self.side_ = assembly.model, assembly.inputs, assembly.side
         self.matrix_, self.user_vocab_, self.item_vocab_, self.scale_ = (
             matrix,
             user_vocab,
             item_vocab,
             scale,
-        )
-        self.side_ = side
-        self.inputs_ = RowBatcher(
-            matrix, device, self.config.fill, None if side is None else side.matrix
         )
         self.train_counts_ = (
             matrix.row_counts()
@@ -154,15 +142,27 @@ class AutoRecommender:
             else np.bincount(matrix.csr.indices, minlength=len(user_vocab))
         )
 
-    def _build_model(self, n_inputs: int, generator: torch.Generator | None) -> AutoEncoder:
-        n_side = 0 if self.side_ is None else self.side_.n_features
-        return AutoEncoder(
-            n_inputs,
-            self.config.architecture(),
-            n_side,
-            self.config.side == "every_layer",
-            generator,
-        )
+    @classmethod
+    def from_parts(
+        cls,
+        config: ModelConfig,
+        plan: Plan,
+        options: RunOptions,
+        matrix: RatingMatrix,
+        side: SideInfo | None,
+        user_vocab: Vocab,
+        item_vocab: Vocab,
+        scale: RatingScale,
+        weights: Mapping[str, torch.Tensor],
+    ) -> AutoRecommender:
+        """A fitted recommender from its parts (what :mod:`aerec.persistence` stores)."""
+        rec = cls(config, plan, options)
+        device = options.torch_device()
+        rec._setup(assemble(config, matrix, side, device), matrix, user_vocab, item_vocab, scale)
+        rec.model_.load_state_dict(dict(weights))
+        rec.model_.eval()
+        rec.predictor_ = predictor_for(rec.model_, rec.plan, rec.inputs_, scale)
+        return rec
 
     # -- predicting --------------------------------------------------------------------------
     def predict_inner(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
@@ -173,7 +173,7 @@ class AutoRecommender:
         rows, cols = (users, items) if self.config.based == "user" else (items, users)
         out[known] = self.predictor_.cells(rows[known], cols[known])
         self.n_fallback_ = int((~known).sum() + self._cold(rows[known], cols[known]).sum())
-        return np.clip(out, self.scale_.low, self.scale_.high)
+        return self.scale_.clip(out)
 
     def _cold(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         cold_rows = self.predictor_.cold_rows.cpu().numpy()
@@ -190,9 +190,7 @@ class AutoRecommender:
     def evaluate(self, inter: Interactions) -> dict:
         """Global RMSE and MAE, per-user RMSE and RMSE by user activity on ``inter``."""
         pred = self.predict_inner(inter.users, inter.items)
-        metrics = rating_metrics(
-            inter.users, inter.ratings, pred, self.scale_.low, self.scale_.high, self.train_counts_
-        )
+        metrics = rating_metrics(inter.users, inter.ratings, pred, self.scale_, self.train_counts_)
         return metrics | {"n_fallback": self.n_fallback_}
 
     def recommend(self, user, n: int = 10, exclude_seen: bool = True) -> pd.DataFrame:
@@ -221,6 +219,11 @@ class AutoRecommender:
     def predict_new_user(self, ratings: Mapping) -> pd.Series:
         """Predictions for every item from a new user's ``{raw item id: rating}``, without
         retraining (user-based models only)."""
+        if not entry(self.config.name).capabilities.fold_in:
+            raise ConfigError(
+                f"model {self.config.name!r} cannot predict for a new user without retraining; "
+                "use a user-based autorec or deep model"
+            )
         if self.config.based != "user":
             raise ConfigError("predictions for new users need a user-based model (based = 'user')")
         if self.side_ is not None:
@@ -243,7 +246,7 @@ class AutoRecommender:
         pred = pred.cpu().numpy()
         pred[self.predictor_.cold_cols.cpu().numpy()] = self.predictor_.fallback
         return pd.Series(
-            np.clip(pred, self.scale_.low, self.scale_.high),
+            self.scale_.clip(pred),
             index=self.item_vocab_.ids,
             name="prediction",
         )

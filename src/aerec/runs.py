@@ -27,8 +27,9 @@ from aerec.data.splits import Split, split
 from aerec.data.types import EncodedData, RatingsData, encode
 from aerec.errors import CheckpointError, ConfigError
 from aerec.io import write_json, write_text
-from aerec.models.config import MODELS, ModelConfig, model_config
-from aerec.recommender import DEFAULT_TRAIN, AutoRecommender
+from aerec.models import MODELS, ModelConfig, entry, model_config
+from aerec.plan import Plan, as_plan
+from aerec.recommender import AutoRecommender
 from aerec.reporting.plots import plot_history
 from aerec.training import RunOptions, TrainConfig
 from aerec.training.callbacks import TensorBoardLogger
@@ -63,49 +64,95 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything a run needs: data, model, training and the seed."""
+    """Everything a run needs: data, model, the training plan and the seed.
+
+    train: the plan's phases (None: the recipe's plan).
+    recipe: the model's named recipe (``default``, ``authors``, ``paper``, ...) that gave the
+        defaults of [model] and [train]; the config's own values override it.
+    """
 
     model: ModelConfig
     data: DataConfig = field(default_factory=DataConfig)
-    train: TrainConfig | None = None
+    train: Plan | None = None
     seed: int = 42
+    recipe: str = "default"
+
+    def __post_init__(self) -> None:
+        if self.train is not None:
+            object.__setattr__(self, "train", as_plan(self.train))
 
     @property
-    def train_config(self) -> TrainConfig:
-        return self.train or DEFAULT_TRAIN[self.model.name]
+    def plan(self) -> Plan:
+        return self.train or entry(self.model.name).recipe(self.recipe).plan
 
     def to_dict(self) -> dict:
-        return {
+        phases = [to_dict(phase) for phase in self.plan]
+        out = {
             "seed": self.seed,
             "data": to_dict(self.data),
             "model": {"name": self.model.name, **to_dict(self.model)},
-            "train": to_dict(self.train_config),
+            "train": phases[0] if len(phases) == 1 else phases,
         }
+        return out if self.recipe == "default" else {"recipe": self.recipe, **out}
 
     @classmethod
     def from_dict(cls, values: dict, where: str = "config") -> RunConfig:
         values = dict(values)
-        unknown = sorted(set(values) - {"seed", "data", "model", "train"})
+        unknown = sorted(set(values) - {"seed", "data", "model", "train", "recipe"})
         if unknown:
             raise ConfigError(
-                f"unknown section {unknown[0]!r} in {where}; valid: seed, data, model, train"
+                f"unknown section {unknown[0]!r} in {where}; valid: seed, recipe, data, model, "
+                "train"
+            )
+        for section in ("data", "model"):
+            if not isinstance(values.get(section, {}), dict):
+                raise ConfigError(
+                    f"{section} in {where} must be a [{section}] table, got "
+                    f"{values[section]!r}; write [{section}] and its keys on the lines below"
+                )
+        train = values.get("train")
+        if train is not None and not (
+            isinstance(train, dict)
+            or (isinstance(train, list) and all(isinstance(t, dict) for t in train))
+        ):
+            raise ConfigError(
+                f"train in {where} must be a [train] table (or [[train]] tables, one per "
+                f"phase), got {train!r}"
             )
         model = dict(values.get("model", {}))
         name = model.pop("name", "autorec")
-        model = model_config(name, **model)
-        train = None
-        if "train" in values:  # a partial [train] section starts from the model's defaults
-            train_values = to_dict(DEFAULT_TRAIN[name]) | values["train"]
-            train = from_dict(TrainConfig, train_values, f"{where} [train]")
+        recipe_name = values.get("recipe", "default")
+        if not isinstance(recipe_name, str):
+            raise ConfigError(f"recipe in {where} must be a name, got {recipe_name!r}")
+        recipe = entry(name).recipe(recipe_name)
+        model = model_config(name, **(dict(recipe.model) | model))
+        plan = None
+        if train is not None:  # partial [train] tables start from the recipe's phases
+            plan = _plan_over(recipe.plan, train, f"{where} [train]")
+        elif recipe_name != "default":
+            plan = recipe.plan
         seed = values.get("seed", 42)
         if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
             raise ConfigError(f"seed must be a non-negative integer, got {seed!r} in {where}")
         return cls(
             model=model,
             data=from_dict(DataConfig, values.get("data", {}), f"{where} [data]"),
-            train=train,
+            train=plan,
             seed=seed,
+            recipe=recipe_name,
         )
+
+
+def _plan_over(base: Plan, train: dict | list, where: str) -> Plan:
+    """``train`` over the phases of ``base``: one table applies to every phase, a list of
+    tables to the phase of the same position (past the end: over TrainConfig's defaults)."""
+    if isinstance(train, dict):
+        return tuple(from_dict(TrainConfig, to_dict(p) | train, where) for p in base)
+    phases = []
+    for k, values in enumerate(train):
+        start = to_dict(base[k]) if k < len(base) else {}
+        phases.append(from_dict(TrainConfig, start | values, f"{where} phase {k + 1}"))
+    return as_plan(phases)
 
 
 def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = False):
@@ -175,7 +222,11 @@ def train_run(
     out = Path(out)
     logger = None if tensorboard is None else TensorBoardLogger(tensorboard)
     options = options or RunOptions(seed=config.seed)
-    options = replace(options, seed=config.seed)
+    if options.seed != config.seed:
+        raise ConfigError(
+            f"the run's seed is {config.seed} but its options say {options.seed}; give one "
+            "seed (RunOptions(seed=config.seed))"
+        )
     if resume and (out / "metrics.json").exists():
         return read_run(out)[1]  # finished before: nothing to resume
     main = is_main_process()
@@ -183,7 +234,7 @@ def train_run(
         _prepare_folder(out, config, resume)
     data, parts = load_data(config.data, config.seed, data_dir, options.progress)
     start = time.perf_counter()
-    rec = AutoRecommender(config.model, config.train_config, options)
+    rec = AutoRecommender(config.model, config.plan, options)
     with logger or contextlib.nullcontext():
         rec.fit(
             data,
@@ -269,17 +320,7 @@ def read_run(folder: str | Path) -> tuple[RunConfig, dict]:
 def evaluate_run(folder: str | Path, data_dir=None, dataset: str | None = None) -> dict:
     """Reload a run's model and score it again on its test split."""
     config, metrics = read_run(folder)
-    data_config = (
-        config.data
-        if dataset is None
-        else DataConfig(
-            dataset,
-            config.data.split,
-            config.data.test_size,
-            config.data.val_size,
-            config.data.split_seed,
-        )
-    )
+    data_config = config.data if dataset is None else replace(config.data, dataset=dataset)
     data, parts = load_data(data_config, config.seed, data_dir)
     if fingerprint(data) != metrics["data"]:
         raise CheckpointError(

@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 
+from aerec.data.types import RatingScale
 from aerec.evaluation.metrics import rating_metrics, rmse, user_rmse
 
 
@@ -19,7 +20,7 @@ def test_rating_metrics_clip_and_bucket_by_activity():
     true = np.array([5.0, 1.0, 3.0])
     pred = np.array([7.0, 0.0, 3.0])  # clipped to 5 and 1: no error at all
     counts = np.array([10, 120])
-    out = rating_metrics(users, true, pred, 1.0, 5.0, counts)
+    out = rating_metrics(users, true, pred, RatingScale(1.0, 5.0), counts)
     assert out["rmse"] == 0.0 and out["mae"] == 0.0 and out["n"] == 3
     buckets = out["rmse_by_activity"]
     assert buckets["<50"]["n"] == 1 and buckets["100-199"]["n"] == 2

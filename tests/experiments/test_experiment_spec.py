@@ -6,7 +6,7 @@ import pytest
 
 from aerec.errors import ConfigError
 from aerec.experiments import expand_rows, expand_runs, load_spec
-from aerec.recommender import DEFAULT_TRAIN
+from aerec.models.registry import default_plan
 from tests.experiments.tiny import TINY_SPEC, write_spec
 
 SHAPES = """
@@ -91,8 +91,8 @@ def test_variant_baseline_replaces_the_variant_axis(tmp_path):
 
 def test_partial_train_section_starts_from_the_model_defaults(tmp_path):
     config = expand_rows(spec_from(tmp_path, SHAPES))[0].config(1)
-    assert config.train_config.lr == 0.0001
-    assert config.train_config.epochs == DEFAULT_TRAIN["deep"].epochs
+    assert config.plan[0].lr == 0.0001
+    assert config.plan[0].epochs == default_plan("deep")[0].epochs
 
 
 def test_run_ids_are_deterministic_readable_and_config_specific(tmp_path):
@@ -106,7 +106,7 @@ def test_run_ids_are_deterministic_readable_and_config_specific(tmp_path):
     )
     assert len({r.run_id for r in runs}) == len(runs) == 6
     capped = expand_runs(spec, epochs=1)
-    assert capped[0].config.train_config.epochs == 1 and capped[0].run_id != runs[0].run_id
+    assert capped[0].config.plan[0].epochs == 1 and capped[0].run_id != runs[0].run_id
     assert expand_runs(spec, epochs=50)[0].run_id == runs[0].run_id  # a cap above is no change
     other = expand_runs(spec, seeds=[7], dataset="synthetic-100x50x2000")
     assert [(r.seed, r.config.data.dataset) for r in other] == [(7, "synthetic-100x50x2000")] * 2

@@ -61,7 +61,7 @@ def test_notebook_specs_use_the_notebook_split_and_settings(path):
             0.1,
         )
         assert config.model.based == "user"
-        train = config.train_config
+        train = config.plan[0]
         recipe = (train.lr, train.batch_size, train.epochs, train.loss, train.schedule)
         assert recipe == (0.0001, 256, 500, "row_mse", "none")  # not the family's defaults
 

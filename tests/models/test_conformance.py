@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,33 +11,46 @@ import pytest
 from aerec.config import dumps_toml, from_dict, to_dict
 from aerec.data.splits import split
 from aerec.models import MODELS
+from aerec.models.registry import ModelEntry
+from aerec.plan import TrainConfig
 from aerec.recommender import AutoRecommender
-from aerec.training import RunOptions, TrainConfig
+from aerec.training import RunOptions
 from tests.helpers import toy_encoded
 
-VARIANTS = {
-    "u-autorec": ("autorec", {"based": "user"}, {}),
-    "i-autorec": ("autorec", {"based": "item"}, {}),
-    "i-autorec-genres": ("autorec", {"based": "item", "side": "input"}, {}),
-    "u-autorec-elu-mean": (
-        "autorec",
-        {"based": "user", "activation": "elu", "last_activation": "elu", "input_fill": "user_mean"},
-        {},
-    ),
-    "deep": ("deep", {"layers": (32, 16, 32), "dropout": 0.5}, {}),
-    "deep-tied": ("deep", {"layers": (32, 16, 32), "tied": True}, {}),
-    "deep-side-input": ("deep", {"layers": (32, 16, 32), "side": "input"}, {}),
-    "deep-side-every-layer": ("deep", {"layers": (32, 16, 32), "side": "every_layer"}, {}),
-    "deep-item-mean-fill": ("deep", {"layers": (16,), "input_fill": "item_mean"}, {}),
-    "deep-gaussian": ("deep", {"layers": (32, 16, 32)}, {"noise": "gaussian", "noise_level": 0.4}),
-    "deep-dropout-noise": (
-        "deep",
-        {"layers": (32, 16, 32)},
-        {"noise": "dropout", "noise_level": 0.1},
-    ),
-    "deep-maskout": ("deep", {"layers": (32, 16, 32)}, {"noise": "maskout", "noise_level": 0.25}),
-    "deep-refeed": ("deep", {"layers": (32, 16, 32)}, {"refeed": True}),
+TRAIN_VARIANTS = {
+    "gaussian": {"noise": "gaussian", "noise_level": 0.4},
+    "dropout-noise": {"noise": "dropout", "noise_level": 0.1},
+    "maskout": {"noise": "maskout", "noise_level": 0.25},
+    "refeed": {"refeed": True},
 }
+"""Training variants every model trained by Adam takes (applied to its first example)."""
+
+
+def quick_plan(entry: ModelEntry, **train) -> tuple[TrainConfig, ...]:
+    """The model's default plan, shortened for toy data: every phase at most 10 epochs (L-BFGS:
+    4 rounds of 5 iterations), Adam phases at lr 3e-3 in batches of 16."""
+    phases = []
+    for phase in entry.default_plan:
+        if phase.optimizer == "lbfgs":
+            phase = replace(phase, epochs=min(phase.epochs, 4), iterations=5, patience=0)
+        else:
+            phase = replace(phase, epochs=10, patience=0, lr=3e-3, batch_size=16, **train)
+        phases.append(phase)
+    return tuple(phases)
+
+
+def cases() -> list[tuple[str, int, str]]:
+    """(model, example index, training variant) for every registered model's examples."""
+    out = [(name, k, "") for name, e in MODELS.items() for k in range(len(e.examples))]
+    for name, e in MODELS.items():
+        if e.examples and all(p.optimizer != "lbfgs" for p in e.default_plan):
+            out += [(name, 0, variant) for variant in TRAIN_VARIANTS]
+    return out
+
+
+def case_id(case) -> str:
+    name, k, variant = case
+    return f"{name}-{k}" + (f"-{variant}" if variant else "")
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +63,24 @@ def parts(data):
     return split(data, "stratified", seed=0)
 
 
-def _fit(data, parts, name):
-    model, params, train = VARIANTS[name]
-    config = TrainConfig(epochs=10, patience=0, lr=3e-3, batch_size=16, **train)
-    return AutoRecommender(model, config, RunOptions(seed=5), **params).fit(
-        data, parts.train, parts.val
-    )
+def fit_case(data, parts, case) -> AutoRecommender:
+    name, k, variant = case
+    entry = MODELS[name]
+    plan = quick_plan(entry, **TRAIN_VARIANTS.get(variant, {}))
+    rec = AutoRecommender(name, plan, RunOptions(seed=5), **entry.examples[k])
+    return rec.fit(data, parts.train, parts.val)
 
 
-@pytest.fixture(scope="module", params=sorted(VARIANTS))
+@pytest.fixture(scope="module", params=cases(), ids=case_id)
 def fitted(request, data, parts):
     train_before = copy.deepcopy(parts.train)
-    rec = _fit(data, parts, request.param)
-    return request.param, rec, train_before
+    rec = fit_case(data, parts, request.param)
+    return case_id(request.param), rec, train_before
+
+
+def test_every_registered_model_has_examples():
+    for name, entry in MODELS.items():
+        assert entry.examples, f"model {name!r} registers no examples for the conformance suite"
 
 
 def test_config_round_trips_through_toml(fitted):
@@ -70,9 +89,8 @@ def test_config_round_trips_through_toml(fitted):
     _, rec, _ = fitted
     values = tomllib.loads(dumps_toml(to_dict(rec.config)))
     assert from_dict(type(rec.config), values) == rec.config
-    assert from_dict(TrainConfig, tomllib.loads(dumps_toml(to_dict(rec.train_config)))) == (
-        rec.train_config
-    )
+    for phase in rec.plan:
+        assert from_dict(TrainConfig, tomllib.loads(dumps_toml(to_dict(phase)))) == phase
 
 
 def test_save_load_gives_identical_predictions(fitted, parts, tmp_path):
@@ -121,4 +139,4 @@ def test_recommend_excludes_seen_items(fitted, data, parts):
 
 
 def test_registry_names_match_configs():
-    assert {name: cls.name for name, cls in MODELS.items()} == {n: n for n in MODELS}
+    assert {name: e.config.name for name, e in MODELS.items()} == {n: n for n in MODELS}

@@ -9,6 +9,7 @@ import torch
 from aerec.data.matrix import InputFill, RatingMatrix
 from aerec.data.side import item_features, user_features
 from aerec.data.splits import split
+from aerec.data.types import RatingScale
 from aerec.errors import ConfigError
 from aerec.models import AutoEncoder, model_config
 from aerec.ops.batches import RowBatcher
@@ -136,7 +137,7 @@ def test_dropout_noise_is_sparse_on_a_zero_fill_only():
 def test_trainer_takes_dropout_noise_sparse_on_a_zero_fill(data, variant, sparse):
     model, batcher = _setup(data, variant)
     config = TrainConfig(epochs=1, noise="dropout", noise_level=0.3)
-    trainer = Trainer(model, batcher, None, config, RunOptions(seed=1), (1.0, 5.0))
+    trainer = Trainer(model, batcher, None, config, RunOptions(seed=1), RatingScale(1.0, 5.0))
     assert trainer.sparse is sparse
     assert np.isfinite(trainer.train_epoch(1)["train_loss"])
 

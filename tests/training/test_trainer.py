@@ -184,12 +184,12 @@ def test_l2_is_applied_as_the_gradient_of_the_keras_penalty():
     arch = AutoRecConfig(hidden=6, l2=0.05).architecture()
     x = torch.rand(4, 10)
     models = [AutoEncoder(10, arch, generator=torch.Generator().manual_seed(0)) for _ in "ab"]
-    grouped = torch.optim.Adam(models[0].param_groups(), lr=0.01)
+    grouped = torch.optim.Adam(models[0].decay_groups(), lr=0.01)
     plain = torch.optim.Adam(models[1].parameters(), lr=0.01)
     for model, opt, penalty in ((models[0], grouped, False), (models[1], plain, True)):
         loss = (model(x) - x).square().mean()
         if penalty:
-            loss = loss + model.l2_penalty()
+            loss = loss + model.penalty()
         opt.zero_grad()
         loss.backward()
         opt.step()

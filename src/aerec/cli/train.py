@@ -7,51 +7,24 @@ from pathlib import Path
 
 import click
 
+from aerec.cli.fields import config_options, split_options
 from aerec.cli.options import CHECKPOINT_EVERY, DATA_DIR
 from aerec.config import read_toml
-from aerec.data.matrix import FILL_KINDS
 from aerec.data.splits import SPLIT_METHODS
 from aerec.errors import ConfigError
-from aerec.models.activations import ACTIVATIONS
-from aerec.models.config import MODELS, SIDE_MODES
+from aerec.models import MODELS
 from aerec.runs import RunConfig, evaluate_run, read_run, train_run
 from aerec.training import RunOptions
-from aerec.training.config import LOSSES, SCHEDULES
-from aerec.training.corruption import NOISES
 from aerec.training.distributed import is_main_process
 
-# option name -> (section, key); only options the user gives override the config file
-_OVERRIDES = {
-    "dataset": ("data", "dataset"),
-    "split": ("data", "split"),
-    "test_size": ("data", "test_size"),
-    "val_size": ("data", "val_size"),
-    "model": ("model", "name"),
-    "based": ("model", "based"),
-    "hidden": ("model", "hidden"),
-    "layers": ("model", "layers"),
-    "activation": ("model", "activation"),
-    "last_activation": ("model", "last_activation"),
-    "dropout": ("model", "dropout"),
-    "l2": ("model", "l2"),
-    "l2_encoder": ("model", "l2_encoder"),
-    "l2_decoder": ("model", "l2_decoder"),
-    "tied": ("model", "tied"),
-    "input_fill": ("model", "input_fill"),
-    "fill_value": ("model", "fill_value"),
-    "side": ("model", "side"),
-    "epochs": ("train", "epochs"),
-    "lr": ("train", "lr"),
-    "weight_decay": ("train", "weight_decay"),
-    "batch_size": ("train", "batch_size"),
-    "patience": ("train", "patience"),
-    "schedule": ("train", "schedule"),
-    "loss": ("train", "loss"),
-    "noise": ("train", "noise"),
-    "noise_level": ("train", "noise_level"),
-    "refeed": ("train", "refeed"),
+DATA_OPTIONS = {
+    "dataset": "dataset",
+    "split": "split",
+    "test_size": "test_size",
+    "val_size": "val_size",
 }
-
+"""Data options of ``aerec train`` -> their [data] key; model and train options come from the
+registry's config classes and :class:`aerec.plan.TrainConfig` (see :mod:`aerec.cli.fields`)."""
 
 TENSORBOARD = click.option(
     "--tensorboard",
@@ -61,26 +34,29 @@ TENSORBOARD = click.option(
 )
 
 
-def _layers(ctx, param, value: str | None):
-    if value is None:
-        return None
-    try:
-        return [int(v) for v in value.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a comma-separated list of sizes, e.g. 256,512,256"
-        ) from None
-
-
-def build_config(config_file: Path | None, seed: int | None, options: dict) -> RunConfig:
+def build_config(
+    config_file: Path | None, seed: int | None, options: dict, recipe: str | None = None
+) -> RunConfig:
     """The config file (if any) with the given command-line options on top."""
     values = read_toml(config_file) if config_file else {}
     values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
-    for option, (section, key) in _OVERRIDES.items():
-        if options.get(option) is not None:
-            values.setdefault(section, {})[key] = options[option]
+    given = {k: v for k, v in options.items() if v is not None}
+    for option in DATA_OPTIONS:
+        if option in given:
+            values.setdefault("data", {})[option] = given.pop(option)
+    if "model" in given:
+        values.setdefault("model", {})["name"] = given.pop("model")
+    for (section, key), value in split_options(given).items():
+        target = values.setdefault(section, {})
+        if section == "train" and isinstance(target, list):  # [[train]] phases: each one
+            for phase in target:
+                phase[key] = value
+        else:
+            target[key] = value
     if seed is not None:
         values["seed"] = seed
+    if recipe is not None:
+        values["recipe"] = recipe
     return RunConfig.from_dict(values, str(config_file or "options"))
 
 
@@ -95,34 +71,13 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
     "--dataset", help="ml-1m (default), another MovieLens name, synthetic-<shape>, or a path."
 )
 @DATA_DIR
-@click.option("--model", type=click.Choice(sorted(MODELS)), help="Model family [autorec].")
-@click.option("--based", type=click.Choice(["user", "item"]), help="Rows are users or items.")
+@click.option("--model", type=click.Choice(list(MODELS)), help="Model [autorec].")
+@click.option("--recipe", help="The model's named recipe (default, authors, paper, ...).")
 @click.option("--split", type=click.Choice(SPLIT_METHODS), help="Split method [stratified].")
 @click.option("--test-size", type=float)
 @click.option("--val-size", type=float)
 @click.option("--seed", type=int, help="Seed of the split, initialisation and batches [42].")
-@click.option("--hidden", type=int, help="AutoRec hidden size [500].")
-@click.option("--layers", callback=_layers, help="Deep AutoRec sizes, e.g. 256,512,256.")
-@click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)))
-@click.option("--last-activation", type=click.Choice(sorted(ACTIVATIONS)))
-@click.option("--dropout", type=float, help="Dropout on the latent code (deep).")
-@click.option("--l2", type=float, help="AutoRec L2 on the weights.")
-@click.option("--l2-encoder", type=float)
-@click.option("--l2-decoder", type=float)
-@click.option("--tied/--untied", default=None, help="Tie decoder to encoder weights (deep).")
-@click.option("--input-fill", type=click.Choice(FILL_KINDS))
-@click.option("--fill-value", type=float, help="Constant for unobserved inputs, 0..5.")
-@click.option("--side", type=click.Choice(SIDE_MODES), help="Side information.")
-@click.option("--epochs", type=int)
-@click.option("--lr", type=float)
-@click.option("--weight-decay", type=float)
-@click.option("--batch-size", type=int)
-@click.option("--patience", type=int, help="Early-stopping patience in epochs (0: off).")
-@click.option("--schedule", type=click.Choice(SCHEDULES))
-@click.option("--loss", type=click.Choice(LOSSES))
-@click.option("--noise", type=click.Choice(NOISES))
-@click.option("--noise-level", type=float)
-@click.option("--refeed/--no-refeed", default=None, help="Dense re-feeding.")
+@config_options
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -139,6 +94,7 @@ def train(
     config_file,
     data_dir,
     seed,
+    recipe,
     out,
     resume,
     tensorboard,
@@ -149,7 +105,7 @@ def train(
     **options,
 ):
     """Train a model, evaluate it on the test split, write the run folder."""
-    config = build_config(config_file, seed, options)
+    config = build_config(config_file, seed, options, recipe)
     run_options = RunOptions(
         config.seed, device, threads, progress, checkpoint_every=checkpoint_every
     )

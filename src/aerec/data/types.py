@@ -32,6 +32,13 @@ class RatingScale:
     def contains(self, values: np.ndarray) -> np.ndarray:
         return (values >= self.low) & (values <= self.high)
 
+    def clip(self, values):
+        """``values`` (a NumPy array or a torch tensor) clipped to the scale: the one place
+        aerec clips a prediction."""
+        if isinstance(values, np.ndarray):
+            return np.clip(values, self.low, self.high)
+        return values.clamp(self.low, self.high)
+
 
 @dataclass(frozen=True)
 class RatingsData:

@@ -7,7 +7,11 @@ of each user's RMSE, is reported beside it as ``user_rmse``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+from aerec.data.types import RatingScale
 
 ACTIVITY_BUCKETS: tuple[tuple[int, int | None], ...] = (
     (0, 50),
@@ -44,25 +48,36 @@ def user_rmse(users: np.ndarray, true: np.ndarray, pred: np.ndarray) -> float:
     return float(np.mean(np.sqrt(se / counts)))
 
 
-def rating_metrics(
-    users: np.ndarray,
-    true: np.ndarray,
-    pred: np.ndarray,
-    low: float,
-    high: float,
-    train_counts: np.ndarray | None = None,
-) -> dict:
-    """RMSE, MAE, per-user RMSE (all on clipped predictions) and RMSE by user activity.
+def rmse_of_sums(squared_errors: float, n: int) -> float:
+    """The RMSE from a sum of squared errors over ``n`` ratings (accumulated over batches)."""
+    return math.sqrt(squared_errors / max(n, 1))
 
-    ``train_counts[u]`` is the number of training ratings of user ``u``; when given, the
-    result has ``rmse_by_activity`` with the RMSE and rating count of each bucket."""
-    pred = np.clip(pred, low, high)
-    out = {
+
+def score(users: np.ndarray, true: np.ndarray, pred: np.ndarray, scale: RatingScale) -> dict:
+    """The one scoring function: global RMSE, MAE and the notebook's per-user RMSE of the
+    predictions clipped to ``scale``, and the number of ratings."""
+    pred = scale.clip(pred)
+    return {
         "rmse": rmse(true, pred),
         "mae": mae(true, pred),
         "user_rmse": user_rmse(users, true, pred),
         "n": len(true),
     }
+
+
+def rating_metrics(
+    users: np.ndarray,
+    true: np.ndarray,
+    pred: np.ndarray,
+    scale: RatingScale,
+    train_counts: np.ndarray | None = None,
+) -> dict:
+    """:func:`score`, and the RMSE by user activity.
+
+    ``train_counts[u]`` is the number of training ratings of user ``u``; when given, the
+    result has ``rmse_by_activity`` with the RMSE and rating count of each bucket."""
+    out = score(users, true, pred, scale)
+    pred = scale.clip(pred)
     if train_counts is not None:
         activity = train_counts[users]
         buckets = {}

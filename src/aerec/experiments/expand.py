@@ -24,6 +24,7 @@ from aerec.experiments.spec import (
     flatten,
     parse_seeds,
 )
+from aerec.plan import cap_epochs
 from aerec.runs import RunConfig
 
 
@@ -110,8 +111,7 @@ def expand_runs(
         for row in rows:
             config = row.config(seed)
             if epochs is not None:
-                train = config.train_config
-                config = replace(config, train=replace(train, epochs=min(train.epochs, epochs)))
+                config = replace(config, train=cap_epochs(config.plan, epochs))
             if dataset is not None:
                 config = replace(config, data=replace(config.data, dataset=dataset))
             runs.append(ExperimentRun(row, seed, config, run_id(row.label, config)))

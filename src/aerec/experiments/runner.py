@@ -182,6 +182,7 @@ def _train(
 ) -> None:
     try:
         resume = item.status == "resume"
+        options = replace(options, seed=item.run.config.seed)  # each run has its own seed
         train_run(item.run.config, item.folder, options, data_dir, resume, tensorboard)
     except AerecError as exc:
         raise type(exc)(f"run {item.folder}: {exc}") from None

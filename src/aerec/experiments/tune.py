@@ -210,7 +210,7 @@ class Objective:
         if not len(parts.val):
             raise ConfigError(f"{self.spec.where}: tuning needs validation ratings; raise val_size")
         options = replace(self.options, seed=config.seed, progress=False)
-        rec = AutoRecommender(config.model, config.train_config, options)
+        rec = AutoRecommender(config.model, config.plan, options)
         callbacks: list[EpochCallback] = [PruneOnValRMSE(trial)]
         logger = None
         if self.tensorboard is not None:

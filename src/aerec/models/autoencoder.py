@@ -75,9 +75,11 @@ class AutoEncoder(nn.Module):
         outputs: CellBatch | None = None,
         fill_row: torch.Tensor | None = None,
         fill_col: torch.Tensor | None = None,
+        rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Dense rows ``x`` in, dense rows out; or, when ``x`` is a CellBatch, the sparse
-        computation of :meth:`forward_cells` (one entry point, as DDP needs)."""
+        computation of :meth:`forward_cells` (one entry point, as DDP needs). ``rows`` (the
+        rows' indices) is part of the model contract; a row autoencoder needs only ``x``."""
         if isinstance(x, CellBatch):
             return self.forward_cells(x, outputs, fill_row, fill_col, side, generator)
         h = x
@@ -123,7 +125,7 @@ class AutoEncoder(nn.Module):
                 h = dropout(h, self.code_dropout, generator)
         return h
 
-    def param_groups(self, weight_decay: float = 0.0) -> list[dict]:
+    def decay_groups(self, weight_decay: float = 0.0) -> list[dict]:
         """Optimizer groups that apply the L2 penalty ``l2 * sum(W**2)`` of each weight matrix
         (Keras' kernel regulariser) as its gradient ``2 * l2 * W``, inside the optimizer step:
         the same objective without a penalty term in the graph. Biases get ``weight_decay``
@@ -137,8 +139,8 @@ class AutoEncoder(nn.Module):
             groups.append({"params": [layer.bias], "weight_decay": weight_decay})
         return groups
 
-    def l2_penalty(self) -> torch.Tensor:
-        """The penalty :meth:`param_groups` applies: sum over layers of ``l2 * sum(W**2)``."""
+    def penalty(self) -> torch.Tensor:
+        """The penalty :meth:`decay_groups` applies: sum over layers of ``l2 * sum(W**2)``."""
         total = torch.zeros((), device=self.layers[0].bias.device)
         for j, layer in enumerate(self.layers):
             if isinstance(layer, nn.Linear) and self.l2[j] > 0:
@@ -152,3 +154,14 @@ class _TiedLinear(nn.Module):
     def __init__(self, out_features: int) -> None:
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(out_features))
+
+
+def build_autoencoder(config, data, generator: torch.Generator | None = None) -> AutoEncoder:
+    """The registry's ``build`` for the autoencoder families (AutoRec, Deep AutoRec)."""
+    return AutoEncoder(
+        data.matrix.shape[1],
+        config.architecture(),
+        data.n_side,
+        config.side == "every_layer",
+        generator,
+    )

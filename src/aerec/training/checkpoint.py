@@ -1,9 +1,16 @@
 """Resumable training checkpoints: one safetensors file (written atomically) holding the
-tensors, with the trainer's state as JSON in its metadata. Never pickled."""
+tensors, with the trainer's state as JSON in its metadata. Never pickled.
+
+The state records the phase of the plan and the position in it; the optimizer's state is that
+of the current phase (Adam's moments, or L-BFGS's memory when it carries across rounds), its
+tensors under ``optim.<param>.<slot>`` and, for a slot that is a list (L-BFGS's history),
+``optim.<param>.<slot>.<k>``; its plain numbers in the JSON.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 
 import torch
@@ -14,7 +21,7 @@ from aerec.errors import CheckpointError
 from aerec.io import atomic_write
 from aerec.ops.layout import match_layouts
 
-FORMAT = "aerec-checkpoint-1"
+FORMAT = "aerec-checkpoint-2"
 TENSORS = "checkpoint.safetensors"
 
 
@@ -28,28 +35,36 @@ def save(folder: Path, model, optimizer, scheduler, state) -> None:
     if state.best_weights is not None:
         tensors |= {f"best.{k}": v for k, v in state.best_weights.items()}
     opt = optimizer.state_dict()
+    plain: dict[str, dict] = {}
     for pid, slots in opt["state"].items():
-        tensors |= {f"optim.{pid}.{name}": v for name, v in slots.items()}
+        for name, value in slots.items():
+            key = f"optim.{pid}.{name}"
+            if torch.is_tensor(value):
+                tensors[key] = value
+            elif isinstance(value, list):
+                plain.setdefault(str(pid), {})[name] = {"list": len(value)}
+                tensors |= {f"{key}.{k}": v for k, v in enumerate(value) if v is not None}
+            else:
+                plain.setdefault(str(pid), {})[name] = value
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    fields = {f.name: getattr(state, f.name) for f in dataclass_fields(state)}
+    fields.pop("best_weights")  # tensors, stored above
     meta = {
         "format": FORMAT,
-        "epoch": state.epoch,
-        "history": state.history,
-        "best_epoch": state.best_epoch,
-        "best_val_rmse": state.best_val_rmse,
-        "bad_epochs": state.bad_epochs,
-        "stopped": state.stopped,
+        **fields,
         "param_groups": opt["param_groups"],
+        "optim_plain": plain,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
     }
-    text = json.dumps(meta)  # infinities are fine here: read back by json.loads
+    text = json.dumps(_plain(meta))  # infinities are fine here: read back by json.loads
     atomic_write(
         folder / TENSORS, lambda tmp: save_file(tensors, str(tmp), metadata={"aerec": text})
     )
 
 
-def load(folder: Path, model, optimizer, scheduler):
-    """Restore what :func:`save` wrote; returns the trainer state."""
+def load(folder: Path, model):
+    """Restore the model's weights from what :func:`save` wrote; returns the trainer state
+    and what :func:`restore_optimizer` needs once the phase's optimizer is built."""
     from aerec.training.trainer import TrainState
 
     device = str(next(model.parameters()).device)
@@ -61,8 +76,11 @@ def load(folder: Path, model, optimizer, scheduler):
         raise CheckpointError(
             f"cannot read checkpoint in {folder}: {exc}; delete it to start afresh"
         ) from None
-    if meta.get("format") != FORMAT:
-        raise CheckpointError(f"{folder / TENSORS} is not an aerec checkpoint")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{folder / TENSORS} is not an aerec checkpoint of this version; delete "
+            f"{folder} to start afresh"
+        )
     try:
         model.load_state_dict(_prefixed(tensors, "model."))
     except RuntimeError:
@@ -70,24 +88,46 @@ def load(folder: Path, model, optimizer, scheduler):
             f"{folder / TENSORS} holds another model's weights; resume "
             "with the options it was started with"
         ) from None
-    best = _prefixed(tensors, "best.") or None
-    slots: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in _prefixed(tensors, "optim.").items():
+    names = TrainState.__dataclass_fields__
+    state = TrainState(**{k: v for k, v in meta.items() if k in names and k != "best_weights"})
+    state.best_weights = _prefixed(tensors, "best.") or None
+    return state, (meta, _prefixed(tensors, "optim."))
+
+
+def restore_optimizer(saved, optimizer, scheduler) -> None:
+    """Load the optimizer and scheduler state :func:`load` returned."""
+    meta, optim = saved
+    slots: dict[int, dict] = {}
+    for pid, plain in meta["optim_plain"].items():
+        for name, value in plain.items():
+            if isinstance(value, dict) and "list" in value:
+                value = [optim.get(f"{pid}.{name}.{k}") for k in range(value["list"])]
+            slots.setdefault(int(pid), {})[name] = value
+    for key, value in optim.items():
         pid, name = key.split(".", 1)
-        slots.setdefault(int(pid), {})[name] = value
-    optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
+        if "." not in name:
+            slots.setdefault(int(pid), {})[name] = value
+    try:
+        optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
+    except (ValueError, KeyError) as exc:
+        raise CheckpointError(
+            f"the checkpoint's optimizer state does not fit this run ({exc}); resume with "
+            "the options it was started with"
+        ) from None
     match_layouts(optimizer)  # fused Adam needs each slot in its parameter's layout
     if scheduler is not None and meta["scheduler"] is not None:
         scheduler.load_state_dict(meta["scheduler"])
-    return TrainState(
-        epoch=meta["epoch"],
-        history=meta["history"],
-        best_epoch=meta["best_epoch"],
-        best_val_rmse=meta["best_val_rmse"],
-        best_weights=best,
-        bad_epochs=meta["bad_epochs"],
-        stopped=meta["stopped"],
-    )
+
+
+def _plain(value):
+    """JSON-ready: tensors of one element become numbers (L-BFGS keeps a few)."""
+    if torch.is_tensor(value):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

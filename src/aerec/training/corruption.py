@@ -21,17 +21,6 @@ from aerec.models.activations import dropout
 if TYPE_CHECKING:
     from aerec.ops.sparse import CellBatch
 
-NOISES = ("none", "gaussian", "dropout", "maskout")
-
-
-def check_noise(kind: str, level: float) -> None:
-    if kind not in NOISES:
-        raise ConfigError(f"unknown noise {kind!r}; choose one of {', '.join(NOISES)}")
-    if kind in ("dropout", "maskout") and not 0.0 <= level < 1.0:
-        raise ConfigError(f"{kind} noise level must be in [0, 1), got {level}")
-    if kind == "gaussian" and level < 0:
-        raise ConfigError(f"gaussian noise level must be >= 0, got {level}")
-
 
 def corrupt(
     x: torch.Tensor,

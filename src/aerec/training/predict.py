@@ -16,14 +16,14 @@ from aerec.ops.batches import RowBatcher
 from aerec.ops.sparse import CellBatch
 
 if TYPE_CHECKING:
-    from aerec.models.autoencoder import AutoEncoder
+    from torch import nn
 
 
 class Predictor:
     """Model outputs with the cold-start fallback applied."""
 
     def __init__(
-        self, model: AutoEncoder, inputs: RowBatcher, batch_size: int = 1024, sparse: bool = False
+        self, model: nn.Module, inputs: RowBatcher, batch_size: int = 1024, sparse: bool = False
     ) -> None:
         self.model, self.inputs, self.batch_size = model, inputs, batch_size
         self.sparse = sparse
@@ -36,7 +36,7 @@ class Predictor:
     def rows(self, rows: torch.Tensor) -> torch.Tensor:
         """Dense predictions (unclipped) for ``rows``."""
         self.model.eval()
-        pred = self.model(self.inputs.inputs(rows), self.inputs.side_of(rows))
+        pred = self.model(self.inputs.inputs(rows), self.inputs.side_of(rows), rows=rows)
         pred[self.cold_rows[rows]] = self.fallback
         pred[:, self.cold_cols] = self.fallback
         return pred

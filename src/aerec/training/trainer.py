@@ -1,10 +1,14 @@
-"""One trainer for every model and variant: a loop you can read top to bottom.
+"""One trainer for every model and variant: a plan of phases, read top to bottom.
 
-Each epoch: shuffle the rows that have training ratings, take Adam steps on the masked loss
-plus the L2 penalty (with optional input corruption and dense re-feeding), then score the
-validation ratings. Early stopping restores the best epoch; a checkpoint after every epoch
-lets an interrupted run resume and end exactly as an uninterrupted one would. Callbacks (see
-:mod:`aerec.training.callbacks`) see each epoch's record: TensorBoard logging, pruning.
+A plan (:mod:`aerec.plan`) is a tuple of phases. Each phase builds its optimizer over the
+parameters it trains and runs epochs: an Adam / AdamW epoch shuffles the rows that have
+training ratings and takes a step per mini-batch on the masked loss (with optional input
+corruption and dense re-feeding); an L-BFGS epoch is one round of full-batch iterations. After
+each epoch the validation ratings are scored; the phase keeps its best (or last) epoch and the
+next phase starts from it. A checkpoint after every epoch, and at each phase boundary, records
+the phase and the position in it, so an interrupted run resumes and ends exactly as an
+uninterrupted one would. Callbacks (see :mod:`aerec.training.callbacks`) see each epoch's
+record: TensorBoard logging, pruning.
 """
 
 from __future__ import annotations
@@ -15,29 +19,34 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
-from aerec.evaluation.metrics import rmse, user_rmse
+from aerec.data.types import RatingScale
+from aerec.errors import ConfigError
+from aerec.evaluation.metrics import rmse_of_sums, score
 from aerec.ops.batches import RowBatcher
+from aerec.plan import Plan, TrainConfig, as_plan
 from aerec.training import checkpoint as ckpt
 from aerec.training import distributed
 from aerec.training.callbacks import EpochCallback
-from aerec.training.config import RunOptions, TrainConfig
+from aerec.training.config import RunOptions
 from aerec.training.corruption import corrupt, corrupt_cells
-from aerec.training.losses import masked_mse, masked_se
+from aerec.training.losses import Loss, masked_se
+from aerec.training.optim import LBFGS, build_optimizer, build_scheduler
 from aerec.training.predict import Predictor
-
-if TYPE_CHECKING:
-    from aerec.models.autoencoder import AutoEncoder
 
 
 @dataclass
 class TrainState:
-    """Everything a resumed run needs besides the model and optimizer."""
+    """Everything a resumed run needs besides the model and optimizer.
+
+    epoch counts the epochs of every phase run so far; ``phase`` is the index of the phase
+    in the plan and ``phase_epoch`` the epochs run in it. The best-epoch fields and
+    ``stopped`` belong to the current phase (after the last phase: to the last phase)."""
 
     epoch: int = 0
     history: list[dict] = field(default_factory=list)
@@ -46,6 +55,25 @@ class TrainState:
     best_weights: dict[str, torch.Tensor] | None = None
     bad_epochs: int = 0
     stopped: str = ""
+    phase: int = 0
+    phase_epoch: int = 0
+    diverged: bool = False
+
+
+def sparse_engine(model: nn.Module, phase: TrainConfig, inputs: RowBatcher) -> bool:
+    """Whether ``phase`` trains (and predicts) ``model`` on the observed cells only."""
+    has_cells = hasattr(model, "forward_cells")
+    in_phase = getattr(model, "sparse_in_phase", lambda name: True)(phase.name)
+    zero_fill = not (bool(inputs.fill_row.any()) or bool(inputs.fill_col.any()))
+    return phase.use_sparse(inputs.device, zero_fill, has_cells and in_phase)
+
+
+def predictor_for(model: nn.Module, plan: Plan, inputs: RowBatcher, scale: RatingScale):
+    """The predictor of a trained ``model``: in its last phase's computation."""
+    last = as_plan(plan)[-1]
+    if hasattr(model, "start_phase"):
+        model.start_phase(last.name)
+    return Predictor(model, inputs, last.eval_batch_size, sparse_engine(model, last, inputs))
 
 
 def epoch_generators(seed: int, epoch: int, device: torch.device):
@@ -57,7 +85,7 @@ def epoch_generators(seed: int, epoch: int, device: torch.device):
 
 
 class Trainer:
-    """Trains ``model`` on the rows of ``train``; scores ``val`` (same row/column layout).
+    """Trains ``model`` on the rows of ``train`` by ``plan``; scores ``val`` (same layout).
 
     callbacks: called with a copy of each epoch's history record, after its checkpoint, on
         the main process only; an exception they raise stops training and propagates.
@@ -65,105 +93,148 @@ class Trainer:
 
     def __init__(
         self,
-        model: AutoEncoder,
+        model: nn.Module,
         train: RowBatcher,
         val: RowBatcher | None,
-        config: TrainConfig,
+        plan: TrainConfig | Plan,
         options: RunOptions,
-        scale: tuple[float, float],
+        scale: RatingScale,
         checkpoint_dir: str | Path | None = None,
         callbacks: Sequence[EpochCallback] = (),
     ) -> None:
         self.model, self.train, self.val = model, train, val
-        self.config, self.options, self.scale = config, options, scale
-        zero_fill = not (bool(train.fill_row.any()) or bool(train.fill_col.any()))
-        self.sparse = config.use_sparse(train.device, zero_fill)
-        self.predictor = Predictor(model, train, config.eval_batch_size, self.sparse)
-        self.optimizer = torch.optim.Adam(
-            model.param_groups(config.weight_decay), lr=config.lr, fused=True
-        )
-        self.scheduler = _scheduler(self.optimizer, config)
+        self.plan, self.options, self.scale = as_plan(plan), options, scale
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.rows = torch.nonzero(train.row_counts() > 0).squeeze(1)
         self.world = distributed.setup(train.device)
         self.net = distributed.wrap(model, train.device)
         self.state = TrainState()
         self.callbacks = tuple(callbacks)
+        self.predictor = Predictor(model, train, self.plan[-1].eval_batch_size)
+        self._begin(self.plan[0])
+
+    @property
+    def config(self) -> TrainConfig:
+        """The current phase."""
+        return self.plan[min(self.state.phase, len(self.plan) - 1)]
+
+    # -- phases ------------------------------------------------------------------------------
+    def _begin(self, phase: TrainConfig) -> None:
+        """Set the model and the optimizer up for ``phase``."""
+        if phase.optimizer == "lbfgs" and self.world.size > 1:
+            raise ConfigError("an lbfgs phase runs on one process; start it without torchrun")
+        if hasattr(self.model, "start_phase"):
+            self.model.start_phase(phase.name)
+        self.sparse = self.predictor.sparse = sparse_engine(self.model, phase, self.train)
+        self.optimizer = build_optimizer(self.model, phase)
+        self.scheduler = build_scheduler(self.optimizer, phase)
+        self.penalty_in_graph = not (
+            phase.optimizer == "adam" and hasattr(self.model, "decay_groups")
+        )
 
     def fit(self, resume: bool = False) -> TrainState:
-        """Run epochs until ``epochs``, early stopping or divergence; restore the best."""
+        """Run the plan's phases until each one's epochs, early stop or divergence; each
+        phase ends on the weights it keeps."""
         if resume and self.checkpoint_dir and ckpt.exists(self.checkpoint_dir):
-            self.state = ckpt.load(self.checkpoint_dir, self.model, self.optimizer, self.scheduler)
+            self.state, saved = ckpt.load(self.checkpoint_dir, self.model)
+            if self.state.phase < len(self.plan):
+                self._begin(self.plan[self.state.phase])
+                ckpt.restore_optimizer(saved, self.optimizer, self.scheduler)
         bar = tqdm(
-            total=self.config.epochs,
+            total=sum(phase.epochs for phase in self.plan),
             initial=self.state.epoch,
             unit="epoch",
             disable=not (self.options.progress and self.world.is_main),
             leave=False,
         )
-        while self.state.epoch < self.config.epochs and not self.state.stopped:
-            record = self._one_epoch(self.state.epoch + 1)
-            bar.update(1)
-            if record is not None:
-                bar.set_postfix({k: f"{v:.4f}" for k, v in record.items() if k.endswith("_rmse")})
-            due = self.state.epoch % self.options.checkpoint_every == 0
-            if self.checkpoint_dir and self.world.is_main and due:
-                ckpt.save(
-                    self.checkpoint_dir, self.model, self.optimizer, self.scheduler, self.state
-                )
-            if record is not None and self.world.is_main:
-                for callback in self.callbacks:
-                    callback(dict(record))
+        while self.state.phase < len(self.plan):
+            phase = self.plan[self.state.phase]
+            while self.state.phase_epoch < phase.epochs and not self.state.stopped:
+                record = self._one_epoch(self.state.epoch + 1)
+                bar.update(1)
+                if record is not None:
+                    bar.set_postfix(
+                        {k: f"{v:.4f}" for k, v in record.items() if k.endswith("rmse")}
+                    )
+                if self.state.phase_epoch % self.options.checkpoint_every == 0:
+                    self._save()
+                if record is not None and self.world.is_main:
+                    for callback in self.callbacks:
+                        callback(dict(record))
+            if not self._finish_phase(phase):
+                break
         bar.close()
-        if self.state.best_weights is not None:
-            self.model.load_state_dict(self.state.best_weights)
         return self.state
 
+    def _finish_phase(self, phase: TrainConfig) -> bool:
+        """Load the weights ``phase`` keeps; move on to the next phase (checkpointed at the
+        boundary). False when training ends here: the last phase, or a divergence."""
+        state = self.state
+        if state.best_weights is not None:
+            self.model.load_state_dict(state.best_weights)
+        last = state.phase == len(self.plan) - 1
+        if last or state.diverged or state.best_weights is None:
+            return False
+        state.phase, state.phase_epoch, state.stopped = state.phase + 1, 0, ""
+        state.best_val_rmse, state.best_weights, state.bad_epochs = math.inf, None, 0
+        self._begin(self.plan[state.phase])
+        self._save()
+        return True
+
+    def _save(self) -> None:
+        if self.checkpoint_dir and self.world.is_main:
+            ckpt.save(self.checkpoint_dir, self.model, self.optimizer, self.scheduler, self.state)
+
+    # -- epochs ------------------------------------------------------------------------------
     def _one_epoch(self, epoch: int) -> dict | None:
         """Train and score one epoch; its history record (None when it diverged)."""
         start = time.perf_counter()
         record = {"epoch": epoch, **self.train_epoch(epoch)}
+        state = self.state
+        state.epoch, state.phase_epoch = epoch, state.phase_epoch + 1
         if not math.isfinite(record["train_loss"]):
-            self.state.stopped = (
+            state.stopped = (
                 f"diverged at epoch {epoch} (train loss {record['train_loss']})"
-                f"; kept the best epoch {self.state.best_epoch}"
+                f"; kept the best epoch {state.best_epoch}"
             )
-            self.state.epoch = epoch
+            state.diverged = True
             return None
         if self.val is not None:
             record |= {f"val_{k}": v for k, v in self.evaluate(self.val).items()}
         record["seconds"] = time.perf_counter() - start
         record["lr"] = self.optimizer.param_groups[0]["lr"]
-        self.state.history.append(record)
-        self.state.epoch = epoch
+        if len(self.plan) > 1:
+            record["phase"] = self.config.name
+        state.history.append(record)
         self._track_best(record)
         return record
 
     def _track_best(self, record: dict) -> None:
-        state = self.state
-        score = record.get("val_rmse", record["train_rmse"])
-        if score < state.best_val_rmse:
-            state.best_val_rmse, state.best_epoch, state.bad_epochs = score, record["epoch"], 0
+        state, phase = self.state, self.config
+        score_ = record.get("val_rmse", record["train_rmse"])
+        if score_ < state.best_val_rmse or phase.keep == "last":
+            state.best_val_rmse, state.best_epoch, state.bad_epochs = score_, record["epoch"], 0
             state.best_weights = copy.deepcopy(self.model.state_dict())
         else:
             state.bad_epochs += 1
-            if self.config.patience and state.bad_epochs >= self.config.patience:
+            if phase.patience and state.bad_epochs >= phase.patience:
                 state.stopped = f"early stop at epoch {record['epoch']}"
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.scheduler.step(score)
+            self.scheduler.step(score_)
         elif self.scheduler is not None:
             self.scheduler.step()
 
     def train_epoch(self, epoch: int) -> dict:
-        """One pass over the rows; returns the mean loss and the RMSE on training ratings."""
+        """One epoch of the current phase; the mean loss and the RMSE on training ratings."""
         self.model.train()
+        if isinstance(self.optimizer, LBFGS):
+            return self._lbfgs_epoch()
         rng, gen = epoch_generators(self.options.seed, epoch, self.train.device)
         order = self.rows[torch.as_tensor(rng.permutation(len(self.rows)), device=self.rows.device)]
         # Sums stay on the device (float64, as Python floats would add them): no sync per step.
         loss_sum, loss_n, se_sum, n_cells = 0.0, 0, 0.0, 0
-        step = self._sparse_step if self.sparse else self._dense_step
         for batch in order.split(self.config.batch_size):
-            total, n, se, cells = step(distributed.shard(batch), gen)
+            total, n, se, cells = self._step_on(distributed.shard(batch), gen)
             loss_sum, loss_n, se_sum, n_cells = (
                 loss_sum + total.double(),
                 loss_n + n,
@@ -175,93 +246,112 @@ class Trainer:
         )
         return {
             "train_loss": loss_sum / max(loss_n, 1),
-            "train_rmse": math.sqrt(se_sum / max(n_cells, 1)),
+            "train_rmse": rmse_of_sums(se_sum, n_cells),
         }
 
-    def _dense_step(self, batch: torch.Tensor, gen) -> tuple:
-        """One step on dense rows; returns (sum of loss terms, their number, squared error of
+    def _step_on(self, batch: torch.Tensor, gen) -> tuple:
+        """One optimizer step on ``batch``; (loss total, its number of terms, squared error of
         clipped predictions, observed cells), the sums as tensors on the device."""
-        x, target, mask = self.train.dense(batch)
+        total, n, se, cells, again = self._batch_loss(batch, gen)
+        self._step(self._objective(total, n))
+        if again is not None:
+            again()
+        return total.detach(), n, se, cells
+
+    def _batch_loss(self, batch: torch.Tensor, gen) -> tuple:
+        """The batch's loss (with its graph), the clipped squared error and cell count, and
+        the re-feeding step to take after the optimizer step (or None)."""
+        loss = Loss(self.config.loss)
         side = self.train.side_of(batch)
+        if self.sparse:
+            cells = self.train.cells(batch)
+            fill_row, fill_col = self.train.fill_row[batch], self.train.fill_col
+            delta = cells.minus_fill(fill_row, fill_col)
+            delta = corrupt_cells(delta, self.config.noise, self.config.noise_level, gen)
+            pred = self.net(delta, side, gen, cells, fill_row, fill_col, rows=batch)
+            total, n = loss.cells((pred - cells.values).square(), cells.rows, cells.indptr)
+            with torch.no_grad():
+                se = (self.scale.clip(pred) - cells.values).square().sum()
+            return total, n, se, cells.nnz, None
+        x, target, mask = self.train.dense(batch)
         if self.config.noise != "none":
             fill = self.train.fill_row[batch, None] + self.train.fill_col[None, :]
             x = corrupt(x, mask, fill, self.config.noise, self.config.noise_level, gen)
-        pred = self.net(x, side, gen)
-        if self.config.loss == "row_mse":
-            terms, n = masked_mse(pred, target, mask), len(batch)
-        else:
-            terms, n = masked_se(pred, target, mask), int(mask.sum().item())
-        total = terms.sum()
-        self._step(self._objective(total, n))
+        pred = self.net(x, side, gen, rows=batch)
+        total, n = loss.dense(pred, target, mask)
+        again = None
         if self.config.refeed:
-            self._refeed(pred.detach(), side, gen)
+            again = lambda: self._refeed(pred.detach(), side, gen, batch)  # noqa: E731
         with torch.no_grad():
-            se = masked_se(pred.clamp(*self.scale), target, mask).sum()
-        return total.detach(), n, se, mask.sum().long()
-
-    def _sparse_step(self, batch: torch.Tensor, gen) -> tuple:
-        """The same step computed on the observed cells only (see AutoEncoder.forward_cells)."""
-        cells = self.train.cells(batch)
-        fill_row, fill_col = self.train.fill_row[batch], self.train.fill_col
-        delta = cells.minus_fill(fill_row, fill_col)
-        delta = corrupt_cells(delta, self.config.noise, self.config.noise_level, gen)
-        pred = self.net(delta, self.train.side_of(batch), gen, cells, fill_row, fill_col)
-        err = (pred - cells.values).square()
-        if self.config.loss == "row_mse":
-            per_row = torch.zeros(len(batch), device=err.device).index_add_(0, cells.rows, err)
-            counts = (cells.indptr[1:] - cells.indptr[:-1]).clamp(min=1)
-            total, n = (per_row / counts).sum(), len(batch)
-        else:
-            total, n = err.sum(), cells.nnz
-        self._step(self._objective(total, n))
-        with torch.no_grad():
-            se = (pred.clamp(*self.scale) - cells.values).square().sum()
-        return total.detach(), n, se, cells.nnz
+            se = masked_se(self.scale.clip(pred), target, mask).sum()
+        return total, n, se, mask.sum().long(), again
 
     def _objective(self, total: torch.Tensor, n: int) -> torch.Tensor:
-        """The batch's mean loss: per-row MSEs (``row_mse``) or squared errors (``mse``)
-        summed, over their number in the whole batch. Under DDP, which averages gradients
-        over the ranks, each rank's sum is scaled by ranks / (terms in the global batch)."""
+        """The batch's mean loss: its loss terms summed over their number in the whole batch
+        (``sse``: not normalised), plus the penalty where the optimizer does not apply it.
+        Under DDP, which averages gradients over the ranks, each rank's sum is scaled by
+        ranks / (terms in the global batch)."""
         n_global = distributed.sum_all([n])[0]
-        return total * (self.world.size / max(n_global, 1))
+        objective = total * (self.world.size / max(n_global, 1))
+        return objective + self.model.penalty() if self.penalty_in_graph else objective
 
     def _step(self, objective: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
         objective.backward()
         self.optimizer.step()
 
-    def _refeed(self, output: torch.Tensor, side, gen) -> None:
+    def _refeed(self, output: torch.Tensor, side, gen, batch) -> None:
         """Dense re-feeding: f(f(x)) should reproduce f(x) on every cell."""
-        pred = self.net(output, side, gen)
+        pred = self.net(output, side, gen, rows=batch)
         loss = (pred - output).square().mean()
-        self._step(loss)
+        self._step(loss + self.model.penalty() if self.penalty_in_graph else loss)
 
+    def _lbfgs_epoch(self) -> dict:
+        """One L-BFGS round over the full batch (the rows in chunks of ``batch_size``, their
+        gradients summed); the memory restarts with the round when the phase says so."""
+        phase = self.config
+        if phase.restart and self.state.phase_epoch > 0:
+            self.optimizer = build_optimizer(self.model, phase)
+        loss = Loss(phase.loss)
+        n_cells = int(self.train.row_counts().sum())
+        norm = loss.normaliser(n_cells, len(self.rows))
+        sums: dict = {}
+
+        seed, epoch, device = self.options.seed, self.state.epoch + 1, self.train.device
+
+        def closure() -> torch.Tensor:  # every evaluation draws the same code dropout
+            self.optimizer.zero_grad(set_to_none=False)
+            gen = epoch_generators(seed, epoch, device)[1]
+            data, se, cells = 0.0, 0.0, 0
+            for batch in self.rows.split(phase.batch_size):
+                total, _, batch_se, batch_cells, _ = self._batch_loss(batch, gen)
+                (total / norm).backward()
+                data, se, cells = (
+                    data + float(total.detach()),
+                    se + float(batch_se),
+                    cells + int(batch_cells),
+                )
+            penalty = self.model.penalty()
+            if penalty.requires_grad:
+                penalty.backward()
+            sums.update(loss=data / norm, se=se, cells=cells)
+            return torch.tensor(data / norm + float(penalty), dtype=torch.float64)
+
+        self.optimizer.step(closure)
+        return {"train_loss": sums["loss"], "train_rmse": rmse_of_sums(sums["se"], sums["cells"])}
+
+    # -- scoring -----------------------------------------------------------------------------
     def evaluate(self, target: RowBatcher) -> dict:
-        """Loss (as trained: per-row or per-cell masked MSE), RMSE and per-user RMSE of clipped
-        predictions on the ratings of ``target`` (same layout as the training rows)."""
+        """Loss (as trained), RMSE and per-user RMSE of clipped predictions on the ratings of
+        ``target`` (same layout as the training rows)."""
         csr_rows, cols, true = target.cell_arrays()
         pred = self.predictor.cells(csr_rows, cols).astype(np.float64)
         row_n = np.bincount(csr_rows, minlength=target.n_rows)
         row_se = np.bincount(csr_rows, weights=(pred - true) ** 2, minlength=target.n_rows)
-        loss = (
-            np.mean(row_se[row_n > 0] / row_n[row_n > 0])
-            if self.config.loss == "row_mse"
-            else row_se.sum() / max(row_n.sum(), 1)
-        )
-        clipped = np.clip(pred, *self.scale)
         users = csr_rows if self.train.based == "user" else cols
+        scores = score(users, true, pred, self.scale)
         return {
-            "loss": float(loss),
-            "rmse": rmse(true, clipped),
-            "user_rmse": user_rmse(users, true, clipped),
+            "loss": Loss(self.config.loss).of_rows(row_se, row_n),
+            "rmse": scores["rmse"],
+            "user_rmse": scores["user_rmse"],
         }
-
-
-def _scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
-    if config.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=0.5, patience=max(config.patience // 4, 1)
-        )
-    if config.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    return None

@@ -1,0 +1,72 @@
+"""The optimizers and schedules a phase names, over the parameters it trains."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from aerec.errors import ConfigError
+from aerec.plan import TrainConfig
+
+
+class LBFGS(torch.optim.LBFGS):
+    """torch's L-BFGS (strong-Wolfe line search), flattening gradients with ``reshape`` so
+    that a parameter stored column-major (see :mod:`aerec.ops.layout`) works too; torch's
+    ``view(-1)`` refuses a non-contiguous gradient. Same order, same values."""
+
+    def _gather_flat_grad(self) -> torch.Tensor:
+        views = []
+        for p in self._params:
+            if p.grad is None:
+                views.append(p.new_zeros(p.numel()))
+            else:
+                views.append(p.grad.reshape(-1))
+        return torch.cat(views, 0)
+
+
+def trained_parameters(model: nn.Module, phase: TrainConfig) -> list[nn.Parameter]:
+    """The parameters ``phase`` trains: all, or the set the model names ``phase.params``."""
+    if phase.params == "all":
+        return list(model.parameters())
+    if not hasattr(model, "parameter_set"):
+        raise ConfigError(
+            f"phase {phase.name!r} trains params {phase.params!r}, but this model has no "
+            "parameter sets; use params = 'all'"
+        )
+    return list(model.parameter_set(phase.params))
+
+
+def build_optimizer(model: nn.Module, phase: TrainConfig) -> torch.optim.Optimizer:
+    """Adam applies the model's L2 penalty as weight decay where the model offers it
+    (``decay_groups``: the same objective, no graph term); AdamW and L-BFGS take the penalty
+    in the objective (see ``Trainer._objective``)."""
+    params = trained_parameters(model, phase)
+    if phase.optimizer == "lbfgs":
+        return LBFGS(
+            params,
+            lr=phase.lr,
+            max_iter=phase.iterations,
+            history_size=phase.history_size,
+            line_search_fn="strong_wolfe",
+        )
+    if phase.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=phase.lr, weight_decay=phase.weight_decay, fused=True)
+    if hasattr(model, "decay_groups"):
+        chosen = {id(p) for p in params}
+        groups = [
+            {**g, "params": [p for p in g["params"] if id(p) in chosen]}
+            for g in model.decay_groups(phase.weight_decay)
+        ]
+        groups = [g for g in groups if g["params"]]
+        return torch.optim.Adam(groups, lr=phase.lr, fused=True)
+    return torch.optim.Adam(params, lr=phase.lr, weight_decay=phase.weight_decay, fused=True)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, phase: TrainConfig):
+    if phase.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=0.5, patience=max(phase.patience // 4, 1)
+        )
+    if phase.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=phase.epochs)
+    return None
