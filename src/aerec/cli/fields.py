@@ -106,6 +106,11 @@ def _fields() -> dict[tuple[str, str], tuple[type, typing.Any, str]]:
             key = (section, f.name)
             if key not in out:
                 out[key] = (cls, hints[f.name], docs.get(f.name, ""))
+            elif out[key][1] != hints[f.name]:
+                raise RuntimeError(
+                    f"{cls.__name__}.{f.name} is {hints[f.name]}, but {out[key][0].__name__}."
+                    f"{f.name} is {out[key][1]}: one option cannot take both; rename one"
+                )
     names = [name for _, name in out]
     clash = {n for n in names if names.count(n) > 1}
     if clash:

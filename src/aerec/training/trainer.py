@@ -335,7 +335,7 @@ class Trainer:
             if penalty.requires_grad:
                 penalty.backward()
             sums.update(loss=data / norm, se=se, cells=cells)
-            return torch.tensor(data / norm + float(penalty), dtype=torch.float64)
+            return torch.tensor(data / norm + float(penalty.detach()), dtype=torch.float64)
 
         self.optimizer.step(closure)
         return {"train_loss": sums["loss"], "train_rmse": rmse_of_sums(sums["se"], sums["cells"])}
