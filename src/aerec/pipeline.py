@@ -17,7 +17,7 @@ from aerec.data import load
 from aerec.errors import ConfigError, DataError
 from aerec.io import write_text
 from aerec.models import AutoRecConfig, DeepAutoRecConfig
-from aerec.reporting.render import markdown_table
+from aerec.render.document import markdown_table
 from aerec.runs import DataConfig, RunConfig, read_run, train_run
 from aerec.training import RunOptions, TrainConfig
 

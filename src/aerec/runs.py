@@ -30,7 +30,7 @@ from aerec.io import write_json, write_text
 from aerec.models import MODELS, ModelConfig, entry, model_config
 from aerec.plan import Plan, as_plan
 from aerec.recommender import AutoRecommender
-from aerec.reporting.plots import plot_history
+from aerec.render.plots import plot_history
 from aerec.training import RunOptions, TrainConfig
 from aerec.training.callbacks import TensorBoardLogger
 from aerec.training.distributed import is_main_process

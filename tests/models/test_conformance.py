@@ -9,13 +9,11 @@ import numpy as np
 import pytest
 
 from aerec.config import dumps_toml, from_dict, to_dict
-from aerec.data.splits import split
 from aerec.models import MODELS
 from aerec.models.registry import ModelEntry
 from aerec.plan import TrainConfig
 from aerec.recommender import AutoRecommender
 from aerec.training import RunOptions
-from tests.helpers import toy_encoded
 
 TRAIN_VARIANTS = {
     "gaussian": {"noise": "gaussian", "noise_level": 0.4},
@@ -51,16 +49,6 @@ def cases() -> list[tuple[str, int, str]]:
 def case_id(case) -> str:
     name, k, variant = case
     return f"{name}-{k}" + (f"-{variant}" if variant else "")
-
-
-@pytest.fixture(scope="module")
-def data():
-    return toy_encoded(n_users=150, n_items=90, seed=1)
-
-
-@pytest.fixture(scope="module")
-def parts(data):
-    return split(data, "stratified", seed=0)
 
 
 def fit_case(data, parts, case) -> AutoRecommender:

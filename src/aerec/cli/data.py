@@ -114,7 +114,15 @@ def info(name: str, data_dir: Path | None, download: bool, custom, as_json: bool
 @data.command()
 @_source_options
 @click.option("--method", type=click.Choice(SPLIT_METHODS), default="stratified", show_default=True)
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the split.")
+@click.option(
+    "--data-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of generated (synthetic-*) data; 0, as runs use, so that the split seed "
+    "never changes the data.",
+)
 @click.option("--test-size", type=float, default=0.1, show_default=True)
 @click.option("--val-size", type=float, default=None, help="Default: the method's own.")
 @click.option("--k", type=int, default=5, show_default=True, help="Folds (kfold only).")
@@ -127,6 +135,7 @@ def split(
     custom,
     method: str,
     seed: int,
+    data_seed: int,
     test_size: float,
     val_size: float | None,
     k: int,
@@ -137,7 +146,7 @@ def split(
     from aerec.data import splits
 
     raw = loading.load(
-        name, data_dir=data_dir, download=download, progress=True, seed=seed, custom=custom
+        name, data_dir=data_dir, download=download, progress=True, seed=data_seed, custom=custom
     )
     encoded = encode(raw)
     result = splits.split(

@@ -49,7 +49,9 @@ class Row:
         return slugify(self.label)
 
     def config(self, seed: int) -> RunConfig:
-        return RunConfig.from_dict({**self.values, "seed": seed}, f"row {self.label!r}")
+        values = dict(self.values)
+        top = values.pop("run", {})  # run.recipe = "authors" -> recipe = "authors"
+        return RunConfig.from_dict({**values, **top, "seed": seed}, f"row {self.label!r}")
 
 
 @dataclass(frozen=True)

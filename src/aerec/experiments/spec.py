@@ -58,7 +58,8 @@ from typing import Any
 from aerec.config import read_toml
 from aerec.errors import ConfigError
 
-SECTIONS = ("data", "model", "train")
+SECTIONS = ("data", "model", "train", "run")
+"""A run's config sections; ``run`` holds the top-level keys of a run (``run.recipe``)."""
 TOP_KEYS = ("experiment", *SECTIONS, "grid", "variants", "references", "tune")
 EXPERIMENT_KEYS = ("name", "description", "seeds", "baseline")
 RANGE_KEYS = ("low", "high", "log")

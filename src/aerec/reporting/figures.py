@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from aerec.reporting.plots import CURVES
+from aerec.render.plots import CURVES
 
 COLUMNS = 3
 

@@ -13,9 +13,9 @@ import pandas as pd
 
 from aerec.experiments.expand import slugify
 from aerec.experiments.stats import compare_by_activity, compare_to_baselines, summarize
+from aerec.render.document import Block, Heading, Image, Items, Table, Text, write_report
 from aerec.reporting import figures
 from aerec.reporting.collected import Experiment, discover, first_layer_weight, read_history
-from aerec.reporting.render import Block, Heading, Image, Items, Table, Text, write_report
 from aerec.reporting.tables import (
     METRICS,
     activity_table,

@@ -8,8 +8,8 @@ import re
 import pandas as pd
 from matplotlib.figure import Figure
 
+from aerec.render.document import Heading, Image, Items, Table, Text, to_html, write_report
 from aerec.reporting.figures import png_bytes
-from aerec.reporting.render import Heading, Image, Items, Table, Text, to_html, write_report
 from aerec.reporting.tables import diff_ci, pm
 
 
