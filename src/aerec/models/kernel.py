@@ -210,23 +210,36 @@ class KernelAutoEncoder(nn.Module):
 
 
 class GLocalK(KernelAutoEncoder):
-    """GLocal-K: the kernel autoencoder, fine-tuned on the globally convolved input."""
+    """GLocal-K: the kernel autoencoder, fine-tuned on the globally convolved input.
 
-    def __init__(self, ratings: torch.Tensor, config: GLocalKConfig, n_ratings, generator):
+    ``ratings`` is the dense training matrix R (rows x columns, sorted-id order) and
+    ``cells`` the same ratings as a :class:`CellBatch` of every row. The mean over columns of
+    the autoencoder's output on R needs no dense output: the output layer is linear, so
+    ``mean_j y_ij = h_i . mean_j(W_j) + mean_j(b_j)`` from the last hidden code ``h``. On the
+    sparse engine the fine-tuning loss reads the output at the observed cells only; the
+    convolved input itself is dense."""
+
+    def __init__(self, ratings, cells: CellBatch, config: GLocalKConfig, n_ratings, generator):
         super().__init__(ratings.shape[1], config, n_ratings, generator)
         k = config.kernel_size
         self.conv_kernel = nn.Parameter(_trunc_normal((ratings.shape[0], k * k), 0.1, generator))
         self.register_buffer("ratings", ratings, persistent=False)
+        self.cells = cells
         self.kernel_size, self.dot_scale = k, config.dot_scale
         self.finetune = False
         self._cache: torch.Tensor | None = None
 
+    def _apply(self, fn, *args, **kwargs):  # .to(device) moves the cells too
+        out = super()._apply(fn, *args, **kwargs)
+        c = self.cells
+        moved = CellBatch(fn(c.indptr), fn(c.cols), fn(c.values), c.n_cols)
+        if moved.values.device != c.values.device:
+            self.cells = moved
+        return out
+
     def start_phase(self, name: str) -> None:
         self.finetune = name == "finetune"
         self._cache = None
-
-    def sparse_in_phase(self, name: str) -> bool:
-        return name != "finetune"  # the convolved input is dense
 
     def parameter_set(self, name: str) -> list[nn.Parameter]:
         if name == "autoencoder":
@@ -237,11 +250,24 @@ class GLocalK(KernelAutoEncoder):
         self._cache = None  # the weights change: convolve again
         return super().train(mode)
 
+    def _code(self, first: torch.Tensor) -> torch.Tensor:
+        """The last hidden code from the first layer's pre-activation."""
+        h = torch.sigmoid(first)
+        for layer in self.layers[1:-1]:
+            h = torch.sigmoid(F.linear(h, layer.effective_weight(), layer.bias))
+        return h
+
     def convolved(self) -> torch.Tensor:
         """``ReLU(conv2d(R, GK))``, the global kernel from the autoencoder's output on R."""
         if self._cache is not None:
             return self._cache
-        mu = self.encode_decode(self.ratings).mean(dim=1)
+        first = self.layers[0]
+        if self.ratings.device.type == "cpu":
+            z = sparse_input_linear(self.cells, first.effective_weight(), first.bias, None, None)
+        else:
+            z = F.linear(self.ratings, first.effective_weight(), first.bias)
+        out_layer = self.layers[-1]
+        mu = self._code(z) @ out_layer.effective_weight().mean(0) + out_layer.bias.mean()
         k = self.kernel_size
         kernel = (mu @ self.conv_kernel * self.dot_scale).reshape(1, 1, k, k)
         out = F.relu(F.conv2d(self.ratings[None, None], kernel, padding=k // 2))[0, 0]
@@ -256,7 +282,12 @@ class GLocalK(KernelAutoEncoder):
             return super().forward(x, side, generator, outputs, fill_row, fill_col, rows)
         if rows is None:
             raise ValueError("glocal-k's fine-tuned model predicts rows of its training matrix")
-        return self.encode_decode(self.convolved()[rows])
+        first = self.layers[0]
+        h = self._code(F.linear(self.convolved()[rows], first.effective_weight(), first.bias))
+        last = self.layers[-1]
+        if isinstance(x, CellBatch):  # the sparse engine: the output at the observed cells
+            return observed_linear(h, last.effective_weight(), last.bias, outputs)
+        return F.linear(h, last.effective_weight(), last.bias)
 
 
 def build_sparse_fc(config: SparseFCConfig, data, generator=None) -> KernelAutoEncoder:
@@ -264,8 +295,15 @@ def build_sparse_fc(config: SparseFCConfig, data, generator=None) -> KernelAutoE
 
 
 def build_glocal_k(config: GLocalKConfig, data, generator=None) -> GLocalK:
-    ratings = torch.as_tensor(data.matrix.csr.toarray(), dtype=torch.float32)
-    return GLocalK(ratings, config, data.matrix.nnz, generator)
+    csr = data.matrix.csr
+    ratings = torch.as_tensor(csr.toarray(), dtype=torch.float32)
+    cells = CellBatch(
+        torch.as_tensor(csr.indptr, dtype=torch.int64),
+        torch.as_tensor(csr.indices, dtype=torch.int64),
+        torch.as_tensor(csr.data, dtype=torch.float32),
+        csr.shape[1],
+    )
+    return GLocalK(ratings, cells, config, data.matrix.nnz, generator)
 
 
 def _lbfgs(name: str, rounds: int, iterations: int, keep: str = "best", **more) -> TrainConfig:

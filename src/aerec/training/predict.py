@@ -78,12 +78,14 @@ class Predictor:
         outputs = CellBatch.from_observed(
             local_t, cols_t, torch.zeros(len(cols), device=device), len(rows), self.inputs.n_cols
         )
-        pred = self.model.forward_cells(
+        pred = self.model(
             inputs.minus_fill(fill_row, fill_col),
+            self.inputs.side_of(batch),
+            None,
             outputs,
             fill_row,
             fill_col,
-            self.inputs.side_of(batch),
+            rows=batch,
         )
         cold = self.cold_rows[batch][local_t] | self.cold_cols[cols_t]
         return torch.where(cold, self.fallback, pred)
