@@ -109,3 +109,36 @@ def test_glocal_k_mean_from_the_code_is_the_mean_of_the_output():
     code = net._code(torch.nn.functional.linear(net.ratings, first.effective_weight(), first.bias))
     mu = code @ last.effective_weight().mean(0) + last.bias.mean()
     assert torch.allclose(out, mu, atol=1e-5)
+
+
+@pytest.mark.parametrize("stop_at", [2, 3])  # the last pre-training round; fine-tuning's first
+def test_glocal_k_resumes_exactly_in_either_phase(data, parts, tmp_path, monkeypatch, stop_at):
+    from dataclasses import replace
+
+    from aerec.models import MODELS
+    from aerec.recommender import AutoRecommender
+    from aerec.training import RunOptions, Trainer
+
+    plan = tuple(replace(p, epochs=2, iterations=3) for p in MODELS["glocal-k"].default_plan)
+
+    def fit(**kwargs):
+        rec = AutoRecommender("glocal-k", plan, RunOptions(seed=2), layers=(12, 8))
+        return rec.fit(data, parts.train, parts.val, **kwargs)
+
+    whole = fit()
+    original = Trainer._one_epoch
+
+    def interrupt(self, epoch):
+        if epoch == stop_at + 1:
+            raise KeyboardInterrupt
+        return original(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_one_epoch", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        fit(checkpoint_dir=tmp_path)
+    monkeypatch.setattr(Trainer, "_one_epoch", original)
+    resumed = fit(checkpoint_dir=tmp_path, resume=True)
+    assert [r["val_rmse"] for r in resumed.history_] == [r["val_rmse"] for r in whole.history_]
+    assert [r["phase"] for r in resumed.history_] == ["pretrain"] * 2 + ["finetune"] * 2
+    for x, y in zip(whole.model_.state_dict().values(), resumed.model_.state_dict().values()):
+        assert torch.equal(x, y)
