@@ -140,5 +140,6 @@ def test_glocal_k_resumes_exactly_in_either_phase(data, parts, tmp_path, monkeyp
     resumed = fit(checkpoint_dir=tmp_path, resume=True)
     assert [r["val_rmse"] for r in resumed.history_] == [r["val_rmse"] for r in whole.history_]
     assert [r["phase"] for r in resumed.history_] == ["pretrain"] * 2 + ["finetune"] * 2
-    for x, y in zip(whole.model_.state_dict().values(), resumed.model_.state_dict().values()):
-        assert torch.equal(x, y)
+    before, after = whole.model_.state_dict(), resumed.model_.state_dict()
+    pairs = zip(before.values(), after.values(), strict=True)
+    assert all(torch.equal(x, y) for x, y in pairs)
