@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aerec.cli.options import CHECKPOINT_EVERY, DATA_DIR
+from aerec.cli.options import CHECKPOINT_EVERY, COLUMNS, DATA_DIR, SCALE, SEP, THREADS
 from aerec.config import read_toml
 from aerec.data.matrix import FILL_KINDS
 from aerec.data.splits import SPLIT_METHODS
@@ -26,6 +26,9 @@ _OVERRIDES = {
     "split": ("data", "split"),
     "test_size": ("data", "test_size"),
     "val_size": ("data", "val_size"),
+    "columns": ("data", "columns"),
+    "sep": ("data", "sep"),
+    "scale": ("data", "scale"),
     "model": ("model", "name"),
     "based": ("model", "based"),
     "hidden": ("model", "hidden"),
@@ -77,8 +80,8 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
     values = read_toml(config_file) if config_file else {}
     values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
     for option, (section, key) in _OVERRIDES.items():
-        if options.get(option) is not None:
-            values.setdefault(section, {})[key] = options[option]
+        if options.get(option) is not None and isinstance(values.setdefault(section, {}), dict):
+            values[section][key] = options[option]  # (a non-table section: from_dict says so)
     if seed is not None:
         values["seed"] = seed
     return RunConfig.from_dict(values, str(config_file or "options"))
@@ -95,6 +98,9 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
     "--dataset", help="ml-1m (default), another MovieLens name, synthetic-<shape>, or a path."
 )
 @DATA_DIR
+@COLUMNS
+@SEP
+@SCALE
 @click.option("--model", type=click.Choice(sorted(MODELS)), help="Model family [autorec].")
 @click.option("--based", type=click.Choice(["user", "item"]), help="Rows are users or items.")
 @click.option("--split", type=click.Choice(SPLIT_METHODS), help="Split method [stratified].")
@@ -132,7 +138,7 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @TENSORBOARD
 @click.option("--device", default="auto", show_default=True)
-@click.option("--threads", type=int)
+@THREADS
 @CHECKPOINT_EVERY
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train(
@@ -223,7 +229,7 @@ def _raw_id(user: str, ids):
 @click.option("--epochs", type=int, help="Cap the epochs of every run (e.g. 3 for a smoke test).")
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--threads", type=int)
+@THREADS
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def run_job(out, data_dir, dataset, epochs, seed, device, threads, progress) -> None:
     """The main job: train and evaluate the default models, write a summary table."""

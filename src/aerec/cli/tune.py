@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from aerec.cli.options import DATA_DIR
+from aerec.cli.options import DATA_DIR, THREADS
 from aerec.training import RunOptions
 
 
@@ -49,7 +49,7 @@ from aerec.training import RunOptions
     help="Log each trial's curves to TENSORBOARD/<spec name>/trial-<n>/.",
 )
 @click.option("--device", default="auto", show_default=True)
-@click.option("--threads", type=int)
+@THREADS
 def tune(
     spec_file,
     trials,

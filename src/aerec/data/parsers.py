@@ -20,7 +20,7 @@ import pandas as pd
 
 from aerec.data.registry import DatasetSpec
 from aerec.data.types import RATING_COLUMNS, UNKNOWN_TIMESTAMP, RatingScale, RatingsData
-from aerec.errors import DataError
+from aerec.errors import ConfigError, DataError
 
 PARSER_VERSION = 1
 """Bump when parsing changes what comes out: it is part of the ETL cache key."""
@@ -68,6 +68,40 @@ class CustomFormat:
     sep: str | None = None
     """Field separator of a text file; None: ``\\t`` for .tsv/.tab, else ``,``."""
     scale: RatingScale = field(default_factory=RatingScale)
+
+
+def custom_format(
+    columns: Sequence[str] | None = None,
+    sep: str | None = None,
+    scale: Sequence[float] | None = None,
+    where: str = "options",
+) -> CustomFormat | None:
+    """The format of a ratings file of your own from ``--columns USER,ITEM,RATING[,TIMESTAMP]``,
+    ``--sep`` and ``--scale LOW,HIGH`` (or the same keys of ``[data]``); None if none given."""
+    if columns is None and sep is None and scale is None:
+        return None
+    names = tuple(columns or ())
+    if columns is not None and (not 3 <= len(names) <= 4 or not all(_is_name(n) for n in names)):
+        raise ConfigError(f"columns in {where} must be 3 or 4 names: USER,ITEM,RATING[,TIMESTAMP]")
+    if sep is not None and (not isinstance(sep, str) or not sep or "\n" in sep or "\r" in sep):
+        raise ConfigError(f"sep in {where} must be a non-empty separator such as ',' or '\\t'")
+    low, high = _scale(scale, where) if scale is not None else (1.0, 5.0)
+    fields = dict(zip(("user", "item", "rating", "timestamp"), names, strict=False))
+    return CustomFormat(**fields, sep=sep, scale=RatingScale(low, high))
+
+
+def _is_name(name: object) -> bool:
+    return isinstance(name, str) and bool(name.strip())
+
+
+def _scale(scale: Sequence[float], where: str) -> tuple[float, float]:
+    values = tuple(scale)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if len(values) != 2 or not numbers or not all(np.isfinite(values)) or values[0] >= values[1]:
+        raise ConfigError(
+            f"scale in {where} must be LOW,HIGH with LOW < HIGH, e.g. 0.5,5; got {scale!r}"
+        )
+    return float(values[0]), float(values[1])
 
 
 _TABLES: dict[tuple[str, str], Table] = {
@@ -175,7 +209,7 @@ def read_custom(path: Path, fmt: CustomFormat) -> RatingsData:
             found = ", ".join(map(str, raw.columns))
             raise DataError(
                 f"{path}: no column {theirs!r} for the {ours}s (columns: {found}); "
-                f"name the right column in the custom format"
+                f"name your file's columns with --columns USER,ITEM,RATING[,TIMESTAMP]"
             )
     df = pd.DataFrame({ours: raw[theirs] for ours, theirs in wanted.items() if theirs})
     _check_complete(df, where, list(df.columns))
@@ -231,7 +265,8 @@ def validate_ratings(
         row = int(np.argmax(outside))
         raise DataError(
             f"{where.at(row)}: rating {rating[row]:g} is outside the scale "
-            f"{scale.low:g}-{scale.high:g}; fix the line or use the data set's own scale"
+            f"{scale.low:g}-{scale.high:g}; fix the line, or give your own file's scale "
+            "with --scale LOW,HIGH (e.g. 0.5,5)"
         )
     stamps = np.full(len(df), UNKNOWN_TIMESTAMP, np.int64)
     if "timestamp" in df.columns:
@@ -377,7 +412,7 @@ def _check_separator(path: Path, first_line: str, sep: str) -> None:
     seen = f"found {found!r}" if found else "found no separator"
     raise DataError(
         f"{path}:1: fields must be separated by {sep!r}, {seen}; check that this is the right "
-        f"file (or give the separator of your own data)"
+        f"file (or give your own file's separator with --sep)"
     )
 
 
