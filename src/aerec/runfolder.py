@@ -157,6 +157,10 @@ def _same_file(fd: int, path: Path) -> bool:
 
 # -- threads ---------------------------------------------------------------------------------
 def _slots_dir() -> Path:
+    """Where training processes register: ``$AEREC_RUNTIME_DIR`` or a folder per user in
+    the temporary folder (processes sharing cores must share it)."""
+    if os.environ.get("AEREC_RUNTIME_DIR"):
+        return Path(os.environ["AEREC_RUNTIME_DIR"])
     uid = os.getuid() if hasattr(os, "getuid") else 0
     return Path(tempfile.gettempdir()) / f"aerec-{uid}-processes"
 
