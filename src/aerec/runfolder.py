@@ -100,17 +100,19 @@ class RunLock:
 
     wait: block until the holder lets go; otherwise a held lock raises
         :class:`~aerec.errors.RunBusyError` naming the holder's pid.
-    created: whether this lock created the folder. stale_pid: the pid a killed holder left.
+    created: whether this lock created the folder; made: the folders it created (the
+        folder and missing parents, deepest first). stale_pid: the pid a killed holder left.
     """
 
     def __init__(self, folder: str | Path, wait: bool = False) -> None:
         self.folder, self.wait = Path(folder), wait
-        self.created, self.stale_pid, self._fd = False, None, None
+        self.created, self.made, self.stale_pid, self._fd = False, [], None, None
 
     def __enter__(self) -> RunLock:
         path = self.folder / LOCK
         while True:
-            self.created = not self.folder.exists()
+            self.made = [p for p in (self.folder, *self.folder.parents) if not p.exists()]
+            self.created = bool(self.made)
             self.folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
             try:
@@ -136,6 +138,16 @@ class RunLock:
         (self.folder / LOCK).unlink(missing_ok=True)  # still held: no one else has it
         os.close(self._fd)  # lets go of the lock
         self._fd = None
+
+    def remove_made(self) -> None:
+        """Remove what this lock created: the folder (with all in it) and the parents it
+        made, as far as they are empty (hold the lock)."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+        for parent in self.made[1:]:
+            try:
+                parent.rmdir()
+            except OSError:  # another process put something there
+                break
 
 
 def _flock(fd: int, wait: bool) -> None:

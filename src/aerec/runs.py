@@ -223,7 +223,7 @@ def train_run(
                 return _train(config, out, options, data, parts, resume, logger, main)
         except BaseException as exc:
             if main:
-                _clean_up(out, lock.created, fresh, exc)
+                _clean_up(out, lock, fresh, exc)
             error = _user_error(exc, out)
             if error is None:
                 raise
@@ -297,16 +297,17 @@ def _first_difference(stored: dict, wanted: dict, where: str = "") -> str | None
     return None
 
 
-def _clean_up(out: Path, created: bool, fresh: bool, exc: BaseException) -> None:
+def _clean_up(out: Path, lock: RunLock, fresh: bool, exc: BaseException) -> None:
     """After a failure: a checkpoint that holds no usable epoch (a run that diverged) is
     removed, so the retry the error recommends can start; when nothing resumable is left,
-    so is what this run wrote (the folder it ``created``, or its ``fresh`` config.toml)."""
+    so is what this run wrote (the folders its ``lock`` created, or its ``fresh``
+    config.toml)."""
     if isinstance(exc, TrainingError):
         shutil.rmtree(out / "checkpoint", ignore_errors=True)
     if (out / "checkpoint").exists():
         return
-    if created:
-        shutil.rmtree(out, ignore_errors=True)
+    if lock.created:
+        lock.remove_made()
     elif fresh:
         (out / "config.toml").unlink(missing_ok=True)
 

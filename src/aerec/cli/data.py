@@ -12,7 +12,7 @@ import click
 import numpy as np
 import pandas as pd
 
-from aerec.cli.options import COLUMNS, DATA_DIR, SCALE, SEP
+from aerec.cli.options import COLUMNS, DATA_DIR, FINITE, SCALE, SEP
 from aerec.data import loading
 from aerec.data.parsers import custom_format
 from aerec.data.splits import SPLIT_METHODS
@@ -81,9 +81,9 @@ def info(name: str, data_dir: Path | None, download: bool, custom, as_json: bool
 @data.command()
 @_source_options
 @click.option("--method", type=click.Choice(SPLIT_METHODS), default="stratified", show_default=True)
-@click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--test-size", type=float, default=0.1, show_default=True)
-@click.option("--val-size", type=float, default=None, help="Default: the method's own.")
+@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True)
+@click.option("--test-size", type=FINITE, default=0.1, show_default=True)
+@click.option("--val-size", type=FINITE, default=None, help="Default: the method's own.")
 @click.option("--k", type=int, default=5, show_default=True, help="Folds (kfold only).")
 @click.option("--fold", type=int, default=0, show_default=True, help="Test fold (kfold only).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))

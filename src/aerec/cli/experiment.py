@@ -112,6 +112,7 @@ def run(
         click.echo(f"{len(planned)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
         return
     options = RunOptions(device=device, threads=threads, checkpoint_every=checkpoint_every)
+    options.torch_device()  # a bad device fails before anything is written
     say = lambda line: click.echo(line, err=True)  # noqa: E731
     table = run_experiment(
         spec, runs_dir, overrides, data_dir, options, progress, say, tensorboard, reuse, only

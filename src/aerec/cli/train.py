@@ -107,7 +107,7 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
 @click.option("--test-size", type=float)
 @click.option("--val-size", type=float)
 @click.option("--seed", type=int, help="Seed of the split, initialisation and batches [42].")
-@click.option("--hidden", type=int, help="AutoRec hidden size [500].")
+@click.option("--hidden", type=click.IntRange(min=1), help="AutoRec hidden size [500].")
 @click.option("--layers", callback=_layers, help="Deep AutoRec sizes, e.g. 256,512,256.")
 @click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)))
 @click.option("--last-activation", type=click.Choice(sorted(ACTIVATIONS)))
@@ -194,7 +194,7 @@ def evaluate(run_dir: Path, data_dir, dataset, as_json: bool) -> None:
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--user", required=True, help="Raw user id, as in the ratings file.")
-@click.option("-n", "n", default=10, show_default=True)
+@click.option("-n", "n", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--include-seen", is_flag=True, help="Also list items the user rated.")
 def recommend(run_dir: Path, user: str, n: int, include_seen: bool) -> None:
     """Top-N items for a user of RUN_DIR's model, with titles when the data has them."""
@@ -227,7 +227,7 @@ def _raw_id(user: str, ids):
 @DATA_DIR
 @click.option("--dataset", help="Use this data set instead of ML-1M (or its synthetic twin).")
 @click.option("--epochs", type=int, help="Cap the epochs of every run (e.g. 3 for a smoke test).")
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True)
 @click.option("--device", default="auto", show_default=True)
 @THREADS
 @click.option("--progress/--no-progress", default=True, show_default=True)
@@ -236,6 +236,7 @@ def run_job(out, data_dir, dataset, epochs, seed, device, threads, progress) -> 
     from aerec.pipeline import run_default_job
 
     options = RunOptions(seed, device, threads, progress)
+    options.torch_device()  # a bad device fails before anything is written
     summary = run_default_job(
         out, data_dir, dataset, epochs, seed, options, say=lambda line: click.echo(line, err=True)
     )

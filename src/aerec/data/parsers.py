@@ -224,6 +224,8 @@ def read_table(path: Path, table: Table) -> pd.DataFrame:
     if not header_line.strip():
         raise DataError(f"{path}: the file is empty; extract or download it again")
     _check_separator(path, header_line, table.sep)
+    if table.header is not None or not table.columns:
+        _check_first_row(path, table)
     source: Path | io.BytesIO = path
     sep = table.sep
     if len(sep) > 1:
@@ -240,6 +242,7 @@ def read_table(path: Path, table: Table) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         error = _first_bad_count(path, table)
         raise error or DataError(f"{path}: cannot be read as {table.sep!r}-separated text") from exc
+    df = _drop_blank_end(df)
     df = _select_header(df, path, table) if table.header else df
     if df.empty:
         raise DataError(f"{path}: the file has a header but no data lines; use a complete copy")
@@ -359,12 +362,35 @@ def _expected_fields(path: Path, table: Table) -> int:
     return len(_split(_line(path, 1, table.encoding), table))
 
 
+def _drop_blank_end(df: pd.DataFrame) -> pd.DataFrame:
+    """Without the empty rows of blank lines at the end of the file (editors leave them)."""
+    filled = np.flatnonzero(df.notna().any(axis=1).to_numpy())
+    end = filled[-1] + 1 if len(filled) else 0
+    return df if end == len(df) else df.iloc[:end]
+
+
+def _check_first_row(path: Path, table: Table) -> None:
+    """pandas silently drops extra fields of the first data line of a file with a header;
+    say so instead."""
+    lines = _numbered_fields(path, table)
+    (_, header), second = next(lines, (1, [])), next(lines, None)
+    if second is not None and second[1] and len(second[1]) > len(header):
+        raise _count_error(path, second[0], second[1], table)
+
+
 def _first_bad_count(path: Path, table: Table) -> DataError | None:
-    """The first line whose number of fields is wrong (a slow scan, for error paths only)."""
+    """The first line whose number of fields is wrong (a slow scan, for error paths only);
+    blank lines at the end of the file are fine."""
     expected = _expected_fields(path, table)
+    blank = None
     for number, fields in _numbered_fields(path, table):
-        if len(fields) != expected:
-            return _count_error(path, number, fields, table)
+        if fields == [] and blank is None:
+            blank = number, fields
+        elif fields != []:
+            if blank is not None:
+                return _count_error(path, *blank, table)
+            if len(fields) != expected:
+                return _count_error(path, number, fields, table)
     return None
 
 

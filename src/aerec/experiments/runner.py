@@ -204,7 +204,9 @@ def run_experiment(
         raise
     finally:
         bar.close()
-        table = collect(spec, runs_dir, overrides, say=say)
+        # no table is written when nothing has finished (a first run that failed at once)
+        finished = any(_status(p.folder) == "done" for p in plan(spec, runs_dir, overrides, False))
+        table = collect(spec, runs_dir, overrides, say=say, write=finished)
     return table
 
 
@@ -267,8 +269,10 @@ def collect(
     runs_dir: str | Path,
     overrides: Overrides | None = None,
     say: Callable[[str], None] | None = None,
+    write: bool = True,
 ) -> pd.DataFrame:
-    """Rebuild the results table from the finished run folders and write it (CSV, Parquet).
+    """Rebuild the results table from the finished run folders and write it (CSV, Parquet)
+    unless not ``write``.
 
     Give the same ``overrides`` as to :func:`run_experiment`: they are part of the run ids.
     """
@@ -277,11 +281,12 @@ def collect(
     records = [_record(p) for p in planned if p.status == "done"]
     table = pd.DataFrame.from_records(records)
     root = experiment_dir(spec, runs_dir)
-    with RunLock(root, wait=True):  # one writer at a time; sweep what a killed one left
-        sweep(root, finished=False)
-        write_json(root / EXPERIMENT_JSON, _experiment_info(spec, overrides))
-        write_results(table, root)
-    if say is not None:
+    if write:
+        with RunLock(root, wait=True):  # one writer at a time; sweep what a killed one left
+            sweep(root, finished=False)
+            write_json(root / EXPERIMENT_JSON, _experiment_info(spec, overrides))
+            write_results(table, root)
+    if say is not None and write:
         say(f"{spec.name}: {len(records)} of {len(planned)} runs finished -> {root / RESULTS_CSV}")
     return table
 
@@ -297,10 +302,15 @@ def write_results(table: pd.DataFrame, folder: str | Path) -> list[Path]:
 def read_results(folder: str | Path) -> pd.DataFrame:
     """The collected table of an experiment folder (Parquet, else CSV)."""
     folder = Path(folder)
-    if (folder / RESULTS_PARQUET).is_file():
-        return pd.read_parquet(folder / RESULTS_PARQUET)
-    if (folder / RESULTS_CSV).is_file():
-        return pd.read_csv(folder / RESULTS_CSV)
+    for name, read in ((RESULTS_PARQUET, pd.read_parquet), (RESULTS_CSV, pd.read_csv)):
+        if (folder / name).is_file():
+            try:
+                return read(folder / name)
+            except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+                raise CheckpointError(
+                    f"{folder / name} is corrupt; rebuild it with aerec experiment collect "
+                    "on its spec"
+                ) from None
     raise CheckpointError(
         f"{folder} has no {RESULTS_CSV}; run aerec experiment collect on its spec first"
     )
