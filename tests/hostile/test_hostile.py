@@ -186,6 +186,32 @@ OPTIONS = {
     "tune-trials": (["tune", "{spec}", "--trials", "0", "--study-dir", "{out}"], "trials"),
     "tune-timeout": (["tune", "{spec}", "--timeout", "-5", "--study-dir", "{out}"], "timeout"),
     "tune-threads": (["tune", "{spec}", "--threads", "0", "--study-dir", "{out}"], "--threads"),
+    "tune-warmup": (["tune", "{spec}", "--warmup-epochs", "-1", "--study-dir", "{out}"], "warmup"),
+    "tune-seed": (["tune", "{spec}", "--seed", "x", "--study-dir", "{out}"], "--seed"),
+    "tune-device": (["tune", "{spec}", "--device", "x", "--study-dir", "{out}"], "device"),
+    "tune-study-dir-file": (["tune", "{spec}", "--study-dir", "{tmp}/h.toml"], "file"),
+    "tune-storage": (
+        ["tune", "{spec}", "--storage", "bogus://x", "--study-dir", "{out}"],
+        "storage",
+    ),
+    "train-tensorboard-file": (_train("--tensorboard", "{tmp}/h.toml"), "file"),
+    "exp-tensorboard-file": (
+        ["experiment", "run", "{spec}", "--tensorboard", "{tmp}/h.toml"],
+        "file",
+    ),
+    "exp-dry-run-seeds": (["experiment", "run", "{spec}", "--dry-run", "--seeds", ","], "seeds"),
+    "collect-seeds": (
+        ["experiment", "collect", "{spec}", "--seeds", "a", "--runs-dir", "{out}"],
+        "--seeds",
+    ),
+    "evaluate-data-dir-file": (["evaluate", "{run}", "--data-dir", "{tmp}/h.toml"], "--data-dir"),
+    "data-fetch-data-dir-file": (
+        ["data", "fetch", "ml-1m", "--data-dir", "{tmp}/h.toml"],
+        "--data-dir",
+    ),
+    "recommend-user-empty": (["recommend", "{run}", "--user", ""], "user"),
+    "recommend-user-space": (["recommend", "{run}", "--user", " 1 x"], "user"),
+    "recommend-n-word": (["recommend", "{run}", "--user", "1", "-n", "ten"], "-n"),
 }
 
 
