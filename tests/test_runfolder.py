@@ -125,3 +125,15 @@ def test_default_threads_share_the_cores_with_other_aerec_processes(monkeypatch)
         _kill(proc)
     assert default_threads() == 4  # the killed process's slot is stale, and swept
     assert list(Path(os.environ["AEREC_RUNTIME_DIR"]).iterdir()) == []
+
+
+def test_a_run_follows_its_share_as_other_processes_come_and_go(monkeypatch):
+    from aerec import recommender
+
+    calls, share = [], iter([1, 1, 2])
+    monkeypatch.setattr(runfolder, "default_threads", lambda: next(share))
+    monkeypatch.setattr(recommender, "set_threads", calls.append)
+    callback = runfolder.ThreadShare(2)
+    for epoch in (1, 2, 3):
+        callback({"epoch": epoch})
+    assert calls == [1, 2] and callback.threads == 2

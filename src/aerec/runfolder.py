@@ -228,3 +228,19 @@ def default_threads() -> int:
     """The CPU threads a run takes when none are given: its share of the cores among the
     aerec processes training now, so that concurrent runs do not oversubscribe them."""
     return max(1, cores() // (1 + other_processes()))
+
+
+class ThreadShare:
+    """An epoch callback that keeps a run at its share of the cores as other aerec
+    processes start and end (for runs not given a thread count)."""
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+
+    def __call__(self, record: dict) -> None:
+        from aerec.recommender import set_threads
+
+        threads = default_threads()
+        if threads != self.threads:
+            set_threads(threads)
+            self.threads = threads

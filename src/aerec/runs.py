@@ -33,7 +33,14 @@ from aerec.io import write_json, write_text
 from aerec.models.config import MODELS, ModelConfig, model_config
 from aerec.recommender import DEFAULT_TRAIN, AutoRecommender
 from aerec.reporting.plots import plot_history
-from aerec.runfolder import ProcessSlot, RunLock, check_out, default_threads, sweep
+from aerec.runfolder import (
+    ProcessSlot,
+    RunLock,
+    ThreadShare,
+    check_out,
+    default_threads,
+    sweep,
+)
 from aerec.training import RunOptions, TrainConfig
 from aerec.training.callbacks import TensorBoardLogger
 from aerec.training.distributed import is_main_process
@@ -219,8 +226,10 @@ def train_run(
             sweep(out, finished=False)
             _prepare_folder(out, config, resume)
         try:
-            with ProcessSlot():
-                return _train(config, out, options, data, parts, resume, logger, main)
+            with ProcessSlot():  # registered first, then counted: two at once share the cores
+                share = None if options.threads else ThreadShare(default_threads())
+                options = replace(options, threads=options.threads or share.threads)
+                return _train(config, out, options, data, parts, resume, logger, main, share)
         except BaseException as exc:
             if main:
                 _clean_up(out, lock, fresh, exc)
@@ -231,15 +240,17 @@ def train_run(
 
 
 def run_options(options: RunOptions | None, config: RunConfig) -> RunOptions:
-    """``options`` with the run's seed and a thread count, checked before anything runs."""
+    """``options`` with the run's seed, checked before anything runs. Threads left at None
+    become the run's share of the cores when it starts training (see
+    :func:`aerec.runfolder.default_threads`)."""
     options = replace(options or RunOptions(), seed=config.seed)
     if options.threads is not None and options.threads < 1:
         raise ConfigError(f"threads must be >= 1, got {options.threads}")
     options.torch_device()  # an unknown or missing device fails here, before any writing
-    return replace(options, threads=options.threads or default_threads())
+    return options
 
 
-def _train(config, out, options, data, parts, resume, logger, main) -> dict:
+def _train(config, out, options, data, parts, resume, logger, main, share=None) -> dict:
     start = time.perf_counter()
     rec = AutoRecommender(config.model, config.train_config, options)
     with logger or contextlib.nullcontext():
@@ -249,7 +260,7 @@ def _train(config, out, options, data, parts, resume, logger, main) -> dict:
             parts.val,
             checkpoint_dir=out / "checkpoint",
             resume=resume,
-            callbacks=[logger] if logger else [],
+            callbacks=[c for c in (logger, share) if c is not None],
         )
     seconds = time.perf_counter() - start
     metrics = _metrics(rec, parts, seconds) | {
