@@ -41,7 +41,7 @@ from aerec.runfolder import (
     default_threads,
     sweep,
 )
-from aerec.training import RunOptions, TrainConfig
+from aerec.training import RunOptions, TrainConfig, checkpoint
 from aerec.training.callbacks import TensorBoardLogger
 from aerec.training.distributed import is_main_process
 
@@ -233,7 +233,7 @@ def train_run(
         except BaseException as exc:
             if main:
                 _clean_up(out, lock, fresh, exc)
-            error = _user_error(exc, out)
+            error = _user_error(exc, out, resumable=checkpoint.exists(out / "checkpoint"))
             if error is None:
                 raise
             raise error from None
@@ -313,7 +313,7 @@ def _clean_up(out: Path, lock: RunLock, fresh: bool, exc: BaseException) -> None
     removed, so the retry the error recommends can start; when nothing resumable is left,
     so is what this run wrote (the folders its ``lock`` created, or its ``fresh``
     config.toml)."""
-    if isinstance(exc, TrainingError):
+    if isinstance(exc, TrainingError) or not checkpoint.exists(out / "checkpoint"):
         shutil.rmtree(out / "checkpoint", ignore_errors=True)
     if (out / "checkpoint").exists():
         return
@@ -323,10 +323,15 @@ def _clean_up(out: Path, lock: RunLock, fresh: bool, exc: BaseException) -> None
         (out / "config.toml").unlink(missing_ok=True)
 
 
-def _user_error(exc: BaseException, out: Path) -> AerecError | None:
+def _user_error(exc: BaseException, out: Path, resumable: bool) -> AerecError | None:
     """The one-line error for a full disk or a model too large for memory, else None."""
     text = str(exc)
     if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in text:
+        if not resumable:
+            return DiskFullError(
+                f"no space left on device while writing {out} (no checkpoint was saved, "
+                "nothing is kept); free some space, then run again"
+            )
         return DiskFullError(
             f"no space left on device while writing {out}; its last checkpoint is intact: "
             "free some space, then rerun with --resume"
@@ -335,10 +340,10 @@ def _user_error(exc: BaseException, out: Path) -> AerecError | None:
         isinstance(exc, RuntimeError) and ("allocate" in text or "out of memory" in text)
     )
     if memory:
-        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        detail = text.strip().splitlines()[0].split("Allocator: ")[-1] if text.strip() else ""
         return ConfigError(
-            f"the model does not fit in memory ({first[:120]}); choose a smaller --hidden or "
-            "--layers, or a smaller --batch-size"
+            f"the model does not fit in memory ({detail[:100] or type(exc).__name__}); choose "
+            "a smaller --hidden or --layers, or a smaller --batch-size"
         )
     return None
 

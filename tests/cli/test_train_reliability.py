@@ -134,6 +134,21 @@ def test_disk_full_is_one_line_and_resume_is_exact(finished, tmp_path, capsys, m
     assert [r["val_rmse"] for r in again] == [r["val_rmse"] for r in first]
 
 
+def test_disk_full_before_any_checkpoint_leaves_nothing(tmp_path, capsys, monkeypatch):
+    from safetensors import SafetensorError
+
+    from aerec.training import checkpoint
+
+    def full(*args):
+        raise SafetensorError("Error while serializing: No space left on device (os error 28)")
+
+    monkeypatch.setattr(checkpoint, "save", full)
+    out = tmp_path / "R"
+    code, _, err = run_cli(train_args(out), capsys)
+    _one_error_line(code, err, "no checkpoint was saved")
+    assert "--resume" not in err and not out.exists()
+
+
 def test_disk_full_as_an_oserror_is_one_line(tmp_path, capsys, monkeypatch):
     import errno
 

@@ -257,8 +257,8 @@ def _train(
         raise
     except DiskFullError:
         raise DiskFullError(
-            f"run {item.folder}: no space left on device; finished runs and its last "
-            "checkpoint are intact: free some space and run the same command again"
+            f"run {item.folder}: no space left on device; finished runs and the last "
+            "checkpoint (if any) are intact: free some space and run the same command again"
         ) from None
     except AerecError as exc:
         raise type(exc)(f"run {item.folder}: {exc}") from None
