@@ -267,12 +267,19 @@ DATA_FILES: dict[str, tuple[str, bytes | str, str]] = {
     "ml100k-bad-id": ("ml-100k/u.data", "1\tx\t3\t881250949\n", "u.data"),
     "ml1m-bad-rating": ("ml-1m/ratings.dat", "1::2::7::978300760\n", "ratings.dat"),
     "ml1m-wrong-sep": ("ml-1m/ratings.dat", "1,2,3,978300760\n", "ratings.dat"),
+    "latest-bad-header": ("ml-latest-small/ratings.csv", "user,movie,rating\n1,2,3\n", "header"),
+    "latest-bad-rating": (
+        "ml-latest-small/ratings.csv",
+        "userId,movieId,rating,timestamp\n1,2,7.5,964982703\n",
+        "ratings.csv",
+    ),
 }
 RELEASE_FILES = {  # the other files of a release, valid
     "ml-100k/u.user": "1|24|M|technician|85711\n",
     "ml-100k/u.item": "2|Item (1995)|01-Jan-1995||http://x|" + "|".join("0" * 19) + "\n",
     "ml-1m/users.dat": "1::F::1::10::48067\n",
     "ml-1m/movies.dat": "2::Item (1995)::Comedy\n",
+    "ml-latest-small/movies.csv": "movieId,title,genres\n2,Item (1995),Comedy\n",
 }
 
 
@@ -400,6 +407,17 @@ def test_every_damaged_run_folder(case, command, run, tmp_path, capsys):
     damage(run)
     args = [command, str(run)] + (["--user", "1"] if command == "recommend" else [])
     assert_one_error(tmp_path, args, text, capsys)
+
+
+def test_weights_of_the_wrong_shape_are_one_line(run, tmp_path, capsys):
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = run / "model" / "model.safetensors"
+    tensors = {k: torch.zeros(v.shape[0] + 1, *v.shape[1:]) for k, v in load_file(path).items()}
+    save_file(tensors, str(path))
+    for args in (["evaluate", str(run)], ["recommend", str(run), "--user", "1"]):
+        assert_one_error(tmp_path, args, "model", capsys)
 
 
 def test_a_damaged_runs_config_blocks_resume_in_one_line(run, tmp_path, capsys):
