@@ -137,3 +137,10 @@ def test_a_run_follows_its_share_as_other_processes_come_and_go(monkeypatch):
     for epoch in (1, 2, 3):
         callback({"epoch": epoch})
     assert calls == [1, 2] and callback.threads == 2
+
+
+def test_an_unwritable_runtime_folder_does_not_stop_training(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("AEREC_RUNTIME_DIR", str(tmp_path / "file" / "sub"))
+    with ProcessSlot():
+        assert default_threads() >= 1

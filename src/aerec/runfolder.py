@@ -182,17 +182,21 @@ class ProcessSlot:
     :func:`default_threads` in other processes can share the cores with it."""
 
     def __enter__(self) -> ProcessSlot:
-        folder = _slots_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        self._path = folder / f"{os.getpid()}-{id(self)}"
-        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o666)
+        self._path = _slots_dir() / f"{os.getpid()}-{id(self)}"
+        self._fd = None
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # no writable temporary folder: train unregistered
+            return self
         if fcntl is not None:
             fcntl.flock(self._fd, fcntl.LOCK_SH)
         return self
 
     def __exit__(self, *exc) -> None:
-        self._path.unlink(missing_ok=True)
-        os.close(self._fd)
+        if self._fd is not None:
+            self._path.unlink(missing_ok=True)
+            os.close(self._fd)
 
 
 def other_processes() -> int:
