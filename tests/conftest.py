@@ -31,4 +31,6 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     """Every test gets its own user cache so nothing leaks between tests or into ~/.cache."""
     cache = tmp_path_factory.mktemp("aerec-cache")
     monkeypatch.setenv("AEREC_CACHE_DIR", str(cache))
+    # nor see other aerec processes on the machine when choosing the default thread count
+    monkeypatch.setenv("AEREC_RUNTIME_DIR", str(tmp_path_factory.mktemp("aerec-runtime")))
     yield

@@ -18,7 +18,7 @@ LAYERS = (
     {"models"},
     {"training"},
     {"recommender", "persistence"},
-    {"runs", "pipeline"},
+    {"runs", "runfolder", "pipeline"},
     {"experiments"},
     {"reporting"},
     {"cli", "__main__"},

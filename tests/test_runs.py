@@ -51,3 +51,21 @@ def test_a_partial_train_section_starts_from_the_model_defaults():
 
     config = RunConfig.from_dict({"model": {"name": "deep"}, "train": {"epochs": 3}})
     assert config.plan[0].epochs == 3 and config.plan[0].lr == default_plan("deep")[0].lr
+
+
+def test_a_run_without_threads_takes_its_share_of_the_cores(tmp_path, monkeypatch):
+    from aerec import recommender, runfolder, runs
+    from aerec.runs import RunConfig, train_run
+    from aerec.training import RunOptions
+
+    calls = []
+    monkeypatch.setattr(runs, "default_threads", lambda: 3)
+    monkeypatch.setattr(runfolder, "default_threads", lambda: 3)  # the epoch callback's
+    monkeypatch.setattr(recommender, "set_threads", calls.append)
+    config = RunConfig.from_dict(
+        {"data": {"dataset": DATASET}, "model": {"hidden": 4}, "train": {"epochs": 1}}
+    )
+    train_run(config, tmp_path / "r", RunOptions())
+    assert calls == [3]
+    train_run(config, tmp_path / "s", RunOptions(threads=1))
+    assert calls == [3, 1]

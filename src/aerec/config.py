@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import typing
 from pathlib import Path
@@ -60,12 +61,16 @@ def _check_type(key: str, value: Any, hint: Any, where: str) -> None:
         if t is type(None) and value is None:
             return
         if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"{where}.{key} = {value!r} must be a finite number")
             return
         if origin is int and isinstance(value, int) and not isinstance(value, bool):
             return
         if origin is tuple and isinstance(value, tuple):
             items = typing.get_args(t)[:1]
             if not items or all(_is(v, items[0]) for v in value):
+                if any(isinstance(v, float) and not math.isfinite(v) for v in value):
+                    raise ConfigError(f"{where}.{key} = {value!r} must hold finite numbers")
                 return
         elif origin in (str, bool) and isinstance(value, origin):
             return
@@ -87,12 +92,16 @@ def _is(value: Any, kind: Any) -> bool:
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
+    """A TOML file as a dict; a UTF-8 byte-order mark is allowed (Windows editors add one)."""
     path = Path(path)
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a TOML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not valid TOML: it is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
 

@@ -23,3 +23,15 @@ class TrainingError(ConfigError):
 
 class CheckpointError(AerecError):
     """A missing, corrupt or foreign run folder or checkpoint."""
+
+
+class RunBusyError(AerecError):
+    """A run folder another live process holds the lock of."""
+
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+class DiskFullError(AerecError):
+    """The disk filled up while writing; what was written before is intact."""

@@ -10,6 +10,7 @@ per-epoch history also goes to TensorBoard event files in that folder.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import shutil
@@ -23,15 +24,25 @@ import torch
 
 from aerec.config import dumps_toml, from_dict, read_toml, to_dict
 from aerec.data import load
+from aerec.data.loading import SYNTHETIC_PREFIX
+from aerec.data.parsers import custom_format
 from aerec.data.splits import Split, split
 from aerec.data.types import EncodedData, RatingsData, encode
-from aerec.errors import CheckpointError, ConfigError
+from aerec.errors import AerecError, CheckpointError, ConfigError, DiskFullError, TrainingError
 from aerec.io import write_json, write_text
 from aerec.models import MODELS, ModelConfig, entry, model_config
 from aerec.plan import Plan, as_plan
 from aerec.recommender import AutoRecommender
 from aerec.render.plots import plot_history
-from aerec.training import RunOptions, TrainConfig
+from aerec.runfolder import (
+    ProcessSlot,
+    RunLock,
+    ThreadShare,
+    check_out,
+    default_threads,
+    sweep,
+)
+from aerec.training import RunOptions, TrainConfig, checkpoint
 from aerec.training.callbacks import TensorBoardLogger
 from aerec.training.distributed import is_main_process
 
@@ -50,6 +61,9 @@ class DataConfig:
         query (to score an all-users model on a group's ratings).
     data_seed: the seed of generated (``synthetic-*``) data; fixed, so that run seeds
         change the split and training, never the data.
+    columns, sep, scale: the format of a ratings file of your own (``dataset`` a path):
+        its ``[user, item, rating(, timestamp)]`` column names, field separator and rating
+        scale ``[low, high]`` (None: ``user,item,rating[,timestamp]``, ``,`` or tab, 1 to 5).
     """
 
     dataset: str = "ml-1m"
@@ -60,6 +74,9 @@ class DataConfig:
     user_filter: str | None = None
     eval_filter: str | None = None
     data_seed: int = 0
+    columns: tuple[str, ...] | None = None
+    sep: str | None = None
+    scale: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -107,8 +124,8 @@ class RunConfig:
         for section in ("data", "model"):
             if not isinstance(values.get(section, {}), dict):
                 raise ConfigError(
-                    f"{section} in {where} must be a [{section}] table, got "
-                    f"{values[section]!r}; write [{section}] and its keys on the lines below"
+                    f"{section} in {where} must be a [{section}] section (a table), got "
+                    f"{values[section]!r}; write it as [{section}] with its keys below"
                 )
         train = values.get("train")
         if train is not None and not (
@@ -116,8 +133,8 @@ class RunConfig:
             or (isinstance(train, list) and all(isinstance(t, dict) for t in train))
         ):
             raise ConfigError(
-                f"train in {where} must be a [train] table (or [[train]] tables, one per "
-                f"phase), got {train!r}"
+                f"train in {where} must be a [train] section (a table, or [[train]] tables, "
+                f"one per phase), got {train!r}"
             )
         model = dict(values.get("model", {}))
         name = model.pop("name", "autorec")
@@ -157,7 +174,14 @@ def _plan_over(base: Plan, train: dict | list, where: str) -> Plan:
 
 def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = False):
     """The encoded data set and its split, exactly as the run with ``seed`` used them."""
-    raw = load(config.dataset, data_dir=data_dir, progress=progress, seed=config.data_seed)
+    custom = custom_format(config.columns, config.sep, config.scale, "[data]")
+    if custom is not None and config.dataset.startswith(SYNTHETIC_PREFIX):
+        raise ConfigError(
+            f"columns, sep and scale apply to a ratings file of your own, not to {config.dataset}"
+        )
+    raw = load(
+        config.dataset, data_dir=data_dir, progress=progress, seed=config.data_seed, custom=custom
+    )
     if config.user_filter:
         raw = filter_users(raw, config.user_filter)
     data = encode(raw)
@@ -216,23 +240,63 @@ def train_run(
     data_dir=None,
     resume: bool = False,
     tensorboard: str | Path | None = None,
+    wait: bool = False,
 ) -> dict:
     """Train, evaluate on test at the best validation epoch, and write the run folder;
-    log the training curves to TensorBoard in the folder ``tensorboard`` if given."""
+    log the training curves to TensorBoard in the folder ``tensorboard`` if given.
+
+    Everything is checked before anything is written (the options, the data, its split).
+    The folder is locked while the run trains (see :mod:`aerec.runfolder`): a run another
+    process holds raises :class:`~aerec.errors.RunBusyError`, or with ``wait``, waits for
+    it. With ``resume``, a finished run of the same config is read back, not trained again.
+    A failure before the first checkpoint removes the folder it created."""
     out = Path(out)
+    options = run_options(options, config)
+    check_out(out)
+    main = is_main_process()
+    if main and (out / "metrics.json").exists():
+        with RunLock(out, wait):
+            return _finished(out, config, resume)
+    data, parts = load_data(config.data, config.seed, data_dir, options.progress)
     logger = None if tensorboard is None else TensorBoardLogger(tensorboard)
+    with RunLock(out, wait) if main else contextlib.nullcontext() as lock:
+        if main and (out / "metrics.json").exists():  # another process finished it meanwhile
+            return _finished(out, config, resume)
+        fresh = main and not (out / "config.toml").exists()
+        if main:
+            sweep(out, finished=False)
+            _prepare_folder(out, config, resume)
+        try:
+            with ProcessSlot():  # registered first, then counted: two at once share the cores
+                share = None if options.threads else ThreadShare(default_threads())
+                options = replace(options, threads=options.threads or share.threads)
+                return _train(config, out, options, data, parts, resume, logger, main, share)
+        except BaseException as exc:
+            if main:
+                _clean_up(out, lock, fresh, exc)
+            error = _user_error(exc, out, resumable=checkpoint.exists(out / "checkpoint"))
+            if error is None:
+                raise
+            raise error from None
+
+
+def run_options(options: RunOptions | None, config: RunConfig) -> RunOptions:
+    """``options`` with the run's seed, checked before anything runs. Threads left at None
+    become the run's share of the cores when it starts training (see
+    :func:`aerec.runfolder.default_threads`)."""
     options = options or RunOptions(seed=config.seed)
-    if options.seed != config.seed:
+    if options.seed != config.seed:  # one seed, never silently overwritten
         raise ConfigError(
             f"the run's seed is {config.seed} but its options say {options.seed}; give one "
             "seed (RunOptions(seed=config.seed))"
         )
-    if resume and (out / "metrics.json").exists():
-        return read_run(out)[1]  # finished before: nothing to resume
-    main = is_main_process()
-    if main:
-        _prepare_folder(out, config, resume)
-    data, parts = load_data(config.data, config.seed, data_dir, options.progress)
+    if options.threads is not None and options.threads < 1:
+        raise ConfigError(f"threads must be >= 1, got {options.threads}")
+    options.torch_device()  # an unknown or missing device fails here, before any writing
+    return options
+
+
+def _train(config, out, options, data, parts, resume, logger, main, share=None) -> dict:
     start = time.perf_counter()
     rec = AutoRecommender(config.model, config.plan, options)
     with logger or contextlib.nullcontext():
@@ -242,7 +306,7 @@ def train_run(
             parts.val,
             checkpoint_dir=out / "checkpoint",
             resume=resume,
-            callbacks=[logger] if logger else [],
+            callbacks=[c for c in (logger, share) if c is not None],
         )
     seconds = time.perf_counter() - start
     metrics = _metrics(rec, parts, seconds) | {
@@ -260,6 +324,74 @@ def train_run(
     write_json(out / "metrics.json", metrics)
     shutil.rmtree(out / "checkpoint", ignore_errors=True)
     return metrics
+
+
+def _finished(out: Path, config: RunConfig, resume: bool) -> dict:
+    """The metrics of the finished run in ``out`` (hold its lock), if it has ``config``."""
+    stored, metrics = read_run(out)
+    if not resume:
+        raise ConfigError(f"{out} already holds a finished run; pick another --out or delete it")
+    difference = _first_difference(stored.to_dict(), config.to_dict())
+    if difference:
+        raise ConfigError(
+            f"{out} holds a finished run with other options ({difference}); resume it with "
+            "its own options, or train this config into another --out"
+        )
+    sweep(out, finished=True)
+    return metrics
+
+
+def _first_difference(stored: dict, wanted: dict, where: str = "") -> str | None:
+    """The first key whose value differs, as ``key: stored -> wanted``."""
+    for key in [*wanted, *(k for k in stored if k not in wanted)]:
+        a, b = stored.get(key), wanted.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found = _first_difference(a, b, f"{where}{key}.")
+            if found:
+                return found
+        elif a != b:
+            return f"{where}{key}: {a!r} there, {b!r} here"
+    return None
+
+
+def _clean_up(out: Path, lock: RunLock, fresh: bool, exc: BaseException) -> None:
+    """After a failure: a checkpoint that holds no usable epoch (a run that diverged) is
+    removed, so the retry the error recommends can start; when nothing resumable is left,
+    so is what this run wrote (the folders its ``lock`` created, or its ``fresh``
+    config.toml)."""
+    if isinstance(exc, TrainingError) or not checkpoint.exists(out / "checkpoint"):
+        shutil.rmtree(out / "checkpoint", ignore_errors=True)
+    if (out / "checkpoint").exists():
+        return
+    if lock.created:
+        lock.remove_made()
+    elif fresh:
+        (out / "config.toml").unlink(missing_ok=True)
+
+
+def _user_error(exc: BaseException, out: Path, resumable: bool) -> AerecError | None:
+    """The one-line error for a full disk or a model too large for memory, else None."""
+    text = str(exc)
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in text:
+        if not resumable:
+            return DiskFullError(
+                f"no space left on device while writing {out} (no checkpoint was saved, "
+                "nothing is kept); free some space, then run again"
+            )
+        return DiskFullError(
+            f"no space left on device while writing {out}; its last checkpoint is intact: "
+            "free some space, then rerun with --resume"
+        )
+    memory = isinstance(exc, MemoryError | torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and ("allocate" in text or "out of memory" in text)
+    )
+    if memory:
+        detail = text.strip().splitlines()[0].split("Allocator: ")[-1] if text.strip() else ""
+        return ConfigError(
+            f"the model does not fit in memory ({detail[:100] or type(exc).__name__}); choose "
+            "a smaller --hidden or --layers, or a smaller --batch-size"
+        )
+    return None
 
 
 def _metrics(rec: AutoRecommender, parts: Split, seconds: float) -> dict:
@@ -284,12 +416,12 @@ def _metrics(rec: AutoRecommender, parts: Split, seconds: float) -> dict:
 
 def _prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
     text = dumps_toml(config.to_dict())
-    if (out / "metrics.json").exists() and not resume:
-        raise ConfigError(f"{out} already holds a finished run; pick another --out or delete it")
     if resume and (out / "config.toml").exists():
         if (out / "config.toml").read_text() != text:
+            stored = RunConfig.from_dict(read_toml(out / "config.toml"), f"{out}/config.toml")
+            difference = _first_difference(stored.to_dict(), config.to_dict()) or "its format"
             raise ConfigError(
-                f"{out}/config.toml differs from this run's config; "
+                f"{out}/config.toml differs from this run's config ({difference}); "
                 "resume with the same options or use another --out"
             )
     elif not resume and (out / "checkpoint").exists():
@@ -311,10 +443,29 @@ def read_run(folder: str | Path) -> tuple[RunConfig, dict]:
             f"{folder} is unfinished (no metrics.json); resume it with aerec train --resume"
         )
     try:
-        metrics = json.loads(metrics_path.read_text())
-    except ValueError:
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
         raise CheckpointError(f"{metrics_path} is corrupt; rerun the training") from None
+    if not _is_metrics(metrics):
+        raise CheckpointError(
+            f"{metrics_path} is not an aerec metrics file (it lacks test_rmse or data); "
+            "delete the run folder and train it again"
+        )
     return config, metrics
+
+
+def _is_metrics(metrics: object) -> bool:
+    """Whether a parsed metrics.json has what readers use, with the right types."""
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("data"), dict):
+        return False
+
+    def number(key: str) -> bool:
+        value = metrics.get(key)
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    return all(map(number, ("test_rmse", "best_epoch", "epochs_run"))) and all(
+        metrics.get(k) is None or number(k) for k in ("test_mae", "test_user_rmse", "val_rmse")
+    )
 
 
 def evaluate_run(folder: str | Path, data_dir=None, dataset: str | None = None) -> dict:

@@ -41,7 +41,7 @@ def _copy(tiny_experiment, tmp_path):
 
 
 def _no_training(monkeypatch, calls=None, error=None):
-    def fake(config, out, options=None, data_dir=None, resume=False, tensorboard=None):
+    def fake(config, out, options=None, data_dir=None, resume=False, tensorboard=None, wait=False):
         if calls is not None:
             calls.append((out.name, resume))
         if error is not None:
@@ -97,7 +97,8 @@ def test_missing_runs_are_started_and_checkpointed_ones_resumed(
     _no_training(monkeypatch, calls)
     lines = []
     table = run_experiment(spec, runs_dir, progress=False, say=lines.append)
-    assert calls == [(planned[1].run.run_id, False), (planned[2].run.run_id, True)]
+    # always resume: safe in any state, as a run's folder is named by its config
+    assert calls == [(planned[1].run.run_id, True), (planned[2].run.run_id, True)]
     assert "6 runs: 4 done, 1 to resume, 1 to start" in lines[0]
     assert len(table) == 4 and "4 of 6 runs finished" in lines[-1]
 
@@ -187,7 +188,7 @@ def test_a_run_another_spec_trained_with_the_same_config_is_copied(
     calls, lines = [], []
     _no_training(monkeypatch, calls)
     table = run_experiment(other, runs_dir, progress=False, say=lines.append)
-    assert sorted(calls) == sorted((p.run.run_id, False) for p in planned[1::2])
+    assert sorted(calls) == sorted((p.run.run_id, True) for p in planned[1::2])
     assert "6 runs: 0 done, 3 to copy from identical runs, 0 to resume, 3 to start" in lines[0]
     copied = planned[0].folder
     assert (copied / "reused_from.txt").read_text() == f"{elu[1]}\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 
 import click
@@ -34,10 +35,10 @@ def _register() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit status 2."""
-    _register()
     try:
+        _register()  # imports torch: seconds, during which Ctrl-C must not print a traceback
         cli.main(args=argv, prog_name="aerec", standalone_mode=False)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
@@ -48,6 +49,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
+        if exc.errno == errno.ENOSPC:
+            click.echo(
+                f"error: no space left on device writing{where}; free some space and run the "
+                "same command again",
+                err=True,
+            )
+            sys.exit(2)
         click.echo(
             f"error: cannot access{where}: {exc.strerror or exc}; check the path and "
             "its permissions",

@@ -12,11 +12,11 @@ import click
 import numpy as np
 import pandas as pd
 
-from aerec.cli.options import DATA_DIR
+from aerec.cli.options import COLUMNS, DATA_DIR, FINITE, SCALE, SEP
 from aerec.data import loading
-from aerec.data.parsers import CustomFormat
+from aerec.data.parsers import custom_format
 from aerec.data.splits import SPLIT_METHODS
-from aerec.data.types import EncodedData, Interactions, RatingScale, encode
+from aerec.data.types import EncodedData, Interactions, encode
 from aerec.io import atomic_write, write_text
 
 _PARTS = ("train", "val", "test")
@@ -40,44 +40,11 @@ def _custom_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(*args, columns, sep, scale, **kwargs):
-        custom = None
-        if columns or sep or scale:
-            names = dict(zip(("user", "item", "rating", "timestamp"), columns or (), strict=False))
-            low, high = scale or (1.0, 5.0)
-            custom = CustomFormat(**names, sep=sep, scale=RatingScale(low, high))
-        return command(*args, custom=custom, **kwargs)
+        return command(*args, custom=custom_format(columns, sep, scale), **kwargs)
 
-    for option in (
-        click.option(
-            "--columns",
-            callback=_names,
-            help="USER,ITEM,RATING[,TIMESTAMP] column "
-            "names of your own ratings file (default user,item,rating[,timestamp]).",
-        ),
-        click.option("--sep", help="Field separator of your own text file (default , or tab)."),
-        click.option("--scale", callback=_scale, help="Rating scale LOW,HIGH (default 1,5)."),
-    ):
+    for option in (COLUMNS, SEP, SCALE):
         wrapper = option(wrapper)
     return wrapper
-
-
-def _names(ctx, param, value: str | None):
-    if value is None:
-        return None
-    names = tuple(v.strip() for v in value.split(","))
-    if not 3 <= len(names) <= 4 or not all(names):
-        raise click.BadParameter("give 3 or 4 names: USER,ITEM,RATING[,TIMESTAMP]")
-    return names
-
-
-def _scale(ctx, param, value: str | None):
-    if value is None:
-        return None
-    try:
-        low, high = (float(v) for v in value.split(","))
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not LOW,HIGH, e.g. 0.5,5") from None
-    return low, high
 
 
 @click.group()
@@ -114,17 +81,19 @@ def info(name: str, data_dir: Path | None, download: bool, custom, as_json: bool
 @data.command()
 @_source_options
 @click.option("--method", type=click.Choice(SPLIT_METHODS), default="stratified", show_default=True)
-@click.option("--seed", type=int, default=42, show_default=True, help="Seed of the split.")
+@click.option(
+    "--seed", type=click.IntRange(min=0), default=42, show_default=True, help="Seed of the split."
+)
 @click.option(
     "--data-seed",
-    type=int,
+    type=click.IntRange(min=0),
     default=0,
     show_default=True,
     help="Seed of generated (synthetic-*) data; 0, as runs use, so that the split seed "
     "never changes the data.",
 )
-@click.option("--test-size", type=float, default=0.1, show_default=True)
-@click.option("--val-size", type=float, default=None, help="Default: the method's own.")
+@click.option("--test-size", type=FINITE, default=0.1, show_default=True)
+@click.option("--val-size", type=FINITE, default=None, help="Default: the method's own.")
 @click.option("--k", type=int, default=5, show_default=True, help="Folds (kfold only).")
 @click.option("--fold", type=int, default=0, show_default=True, help="Test fold (kfold only).")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))

@@ -11,7 +11,7 @@ import click
 import pandas as pd
 
 from aerec.cli import cli
-from aerec.cli.options import CHECKPOINT_EVERY, DATA_DIR
+from aerec.cli.options import CHECKPOINT_EVERY, DATA_DIR, THREADS
 from aerec.errors import ConfigError
 from aerec.training import RunOptions
 
@@ -51,6 +51,14 @@ def experiment() -> None:
 @_EPOCHS
 @_SEEDS
 @_DATASET
+@click.option(
+    "--only",
+    "only",
+    multiple=True,
+    metavar="ROW-PATTERN",
+    help="Run only the rows whose label (or run id) matches this shell-style pattern, e.g. "
+    "'elu' or 'hidden=5*'; repeat for more. The table still collects every finished run.",
+)
 @click.option("--dry-run", is_flag=True, help="List the runs and their state; train nothing.")
 @click.option(
     "--tensorboard",
@@ -66,7 +74,7 @@ def experiment() -> None:
     "config (seed included) instead of training it again.",
 )
 @click.option("--device", default="auto", show_default=True)
-@click.option("--threads", type=int)
+@THREADS
 @CHECKPOINT_EVERY
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def run(
@@ -76,6 +84,7 @@ def run(
     epochs,
     seeds,
     dataset,
+    only,
     dry_run,
     tensorboard,
     reuse,
@@ -84,13 +93,16 @@ def run(
     checkpoint_every,
     progress,
 ):
-    """Train SPEC_FILE's missing runs (resuming interrupted ones), then collect the table."""
+    """Train SPEC_FILE's missing runs (resuming interrupted ones), then collect the table.
+
+    Several processes may run one spec at once (see docs/parallel.md): each run trains once.
+    """
     from aerec.experiments import Overrides, load_spec, plan, run_experiment
 
     spec = load_spec(spec_file)
     overrides = Overrides(seeds, epochs, dataset)
     if dry_run:
-        planned = plan(spec, runs_dir, overrides, reuse)
+        planned = plan(spec, runs_dir, overrides, reuse, only)
         lines = pd.DataFrame(
             [(p.status, p.run.row.label, p.run.seed, str(p.folder)) for p in planned],
             columns=["status", "configuration", "seed", "folder"],
@@ -100,9 +112,10 @@ def run(
         click.echo(f"{len(planned)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
         return
     options = RunOptions(device=device, threads=threads, checkpoint_every=checkpoint_every)
+    options.torch_device()  # a bad device fails before anything is written
     say = lambda line: click.echo(line, err=True)  # noqa: E731
     table = run_experiment(
-        spec, runs_dir, overrides, data_dir, options, progress, say, tensorboard, reuse
+        spec, runs_dir, overrides, data_dir, options, progress, say, tensorboard, reuse, only
     )
     _print_summary(table)
 

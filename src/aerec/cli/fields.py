@@ -10,7 +10,6 @@ gets its options by being registered; nothing here names one.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 import typing
 
@@ -42,21 +41,6 @@ FLAG_OFF = {"tied": "untied"}
 
 SKIP = {"name"}
 """Fields that are no option (a phase's name is set in TOML)."""
-
-
-class FiniteFloat(click.ParamType):
-    """A float that is a number: NaN and infinities are refused in one line."""
-
-    name = "float"
-
-    def convert(self, value, param, ctx):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
-        return number
 
 
 def _int_list(ctx, param, value: str | None):
@@ -141,7 +125,8 @@ def _option(section: str, name: str, hint, doc: str):
         return click.option(flag, name, callback=_int_list, help=doc)
     if name in CHOICES:
         return click.option(flag, name, type=click.Choice(CHOICES[name]), help=doc)
-    kind = {int: int, float: FiniteFloat(), str: str}.get(base, str)
+    sizes = click.IntRange(min=1) if section == "model" else int  # model ints are sizes
+    kind = {int: sizes, float: float}.get(base, str)  # other ranges: the config refuses them
     return click.option(flag, name, type=kind, help=doc)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from aerec.cli.fields import config_options, split_options
-from aerec.cli.options import CHECKPOINT_EVERY, DATA_DIR
+from aerec.cli.options import CHECKPOINT_EVERY, COLUMNS, DATA_DIR, SCALE, SEP, THREADS
 from aerec.config import read_toml
 from aerec.data.splits import SPLIT_METHODS
 from aerec.errors import ConfigError
@@ -17,12 +17,7 @@ from aerec.runs import RunConfig, evaluate_run, read_run, train_run
 from aerec.training import RunOptions
 from aerec.training.distributed import is_main_process
 
-DATA_OPTIONS = {
-    "dataset": "dataset",
-    "split": "split",
-    "test_size": "test_size",
-    "val_size": "val_size",
-}
+DATA_OPTIONS = ("dataset", "split", "test_size", "val_size", "columns", "sep", "scale")
 """Data options of ``aerec train`` -> their [data] key; model and train options come from the
 registry's config classes and :class:`aerec.plan.TrainConfig` (see :mod:`aerec.cli.fields`)."""
 
@@ -42,16 +37,18 @@ def build_config(
     values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
     given = {k: v for k, v in options.items() if v is not None}
     for option in DATA_OPTIONS:
-        if option in given:
-            values.setdefault("data", {})[option] = given.pop(option)
-    if "model" in given:
-        values.setdefault("model", {})["name"] = given.pop("model")
+        if option in given and isinstance(values.setdefault("data", {}), dict):
+            values["data"][option] = given.pop(option)  # a non-table section: from_dict says so
+    name = given.pop("model", None)
+    if name is not None and isinstance(values.setdefault("model", {}), dict):
+        values["model"]["name"] = name
     for (section, key), value in split_options(given).items():
         target = values.setdefault(section, {})
         if section == "train" and isinstance(target, list):  # [[train]] phases: each one
             for phase in target:
-                phase[key] = value
-        else:
+                if isinstance(phase, dict):
+                    phase[key] = value
+        elif isinstance(target, dict):
             target[key] = value
     if seed is not None:
         values["seed"] = seed
@@ -71,6 +68,9 @@ def build_config(
     "--dataset", help="ml-1m (default), another MovieLens name, synthetic-<shape>, or a path."
 )
 @DATA_DIR
+@COLUMNS
+@SEP
+@SCALE
 @click.option("--model", type=click.Choice(list(MODELS)), help="Model [autorec].")
 @click.option("--recipe", help="The model's named recipe (default, authors, paper, ...).")
 @click.option("--split", type=click.Choice(SPLIT_METHODS), help="Split method [stratified].")
@@ -87,7 +87,7 @@ def build_config(
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @TENSORBOARD
 @click.option("--device", default="auto", show_default=True)
-@click.option("--threads", type=int)
+@THREADS
 @CHECKPOINT_EVERY
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train(
@@ -144,7 +144,7 @@ def evaluate(run_dir: Path, data_dir, dataset, as_json: bool) -> None:
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--user", required=True, help="Raw user id, as in the ratings file.")
-@click.option("-n", "n", default=10, show_default=True)
+@click.option("-n", "n", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--include-seen", is_flag=True, help="Also list items the user rated.")
 def recommend(run_dir: Path, user: str, n: int, include_seen: bool) -> None:
     """Top-N items for a user of RUN_DIR's model, with titles when the data has them."""
@@ -177,15 +177,16 @@ def _raw_id(user: str, ids):
 @DATA_DIR
 @click.option("--dataset", help="Use this data set instead of ML-1M (or its synthetic twin).")
 @click.option("--epochs", type=int, help="Cap the epochs of every run (e.g. 3 for a smoke test).")
-@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=42, show_default=True)
 @click.option("--device", default="auto", show_default=True)
-@click.option("--threads", type=int)
+@THREADS
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def run_job(out, data_dir, dataset, epochs, seed, device, threads, progress) -> None:
     """The main job: train and evaluate the default models, write a summary table."""
     from aerec.pipeline import run_default_job
 
     options = RunOptions(seed, device, threads, progress)
+    options.torch_device()  # a bad device fails before anything is written
     summary = run_default_job(
         out, data_dir, dataset, epochs, seed, options, say=lambda line: click.echo(line, err=True)
     )

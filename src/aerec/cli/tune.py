@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from aerec.cli.options import DATA_DIR
+from aerec.cli.options import DATA_DIR, THREADS
+from aerec.errors import ConfigError
 from aerec.training import RunOptions
 
 
@@ -49,7 +50,7 @@ from aerec.training import RunOptions
     help="Log each trial's curves to TENSORBOARD/<spec name>/trial-<n>/.",
 )
 @click.option("--device", default="auto", show_default=True)
-@click.option("--threads", type=int)
+@THREADS
 def tune(
     spec_file,
     trials,
@@ -74,10 +75,12 @@ def tune(
     optuna = require("tune", "aerec tune")
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # we print one line per trial
     spec = load_spec(spec_file)
+    run_options = RunOptions(device=device, threads=threads)
+    run_options.torch_device()  # a bad device fails before the study is made
+    if storage is not None:
+        _check_storage(storage)
     say = lambda line: click.echo(line, err=True)  # noqa: E731
-    study = tuning.tune(
-        spec, study_dir, options, RunOptions(device=device, threads=threads), data_dir, say
-    )
+    study = tuning.tune(spec, study_dir, options, run_options, data_dir, say)
     folder = tuning.study_folder(spec, study_dir)
     best = tuning.best_trial(study)
     if best is None:
@@ -88,3 +91,17 @@ def tune(
             click.echo(f"  {key} = {value}")
         click.echo(f"config: {folder / tuning.BEST_TOML}")
     click.echo(f"trials: {folder / tuning.TRIALS_CSV}")
+
+
+def _check_storage(url: str) -> None:
+    """An Optuna storage URL that SQLAlchemy can open, or a one-line error."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise ConfigError(
+            f"--storage {url!r} is not a database URL SQLAlchemy can open ({exc}); "
+            "e.g. sqlite:///study.db"
+        ) from None

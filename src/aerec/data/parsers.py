@@ -20,7 +20,7 @@ import pandas as pd
 
 from aerec.data.registry import DatasetSpec
 from aerec.data.types import RATING_COLUMNS, UNKNOWN_TIMESTAMP, RatingScale, RatingsData
-from aerec.errors import DataError
+from aerec.errors import ConfigError, DataError
 
 PARSER_VERSION = 1
 """Bump when parsing changes what comes out: it is part of the ETL cache key."""
@@ -68,6 +68,40 @@ class CustomFormat:
     sep: str | None = None
     """Field separator of a text file; None: ``\\t`` for .tsv/.tab, else ``,``."""
     scale: RatingScale = field(default_factory=RatingScale)
+
+
+def custom_format(
+    columns: Sequence[str] | None = None,
+    sep: str | None = None,
+    scale: Sequence[float] | None = None,
+    where: str = "options",
+) -> CustomFormat | None:
+    """The format of a ratings file of your own from ``--columns USER,ITEM,RATING[,TIMESTAMP]``,
+    ``--sep`` and ``--scale LOW,HIGH`` (or the same keys of ``[data]``); None if none given."""
+    if columns is None and sep is None and scale is None:
+        return None
+    names = tuple(columns or ())
+    if columns is not None and (not 3 <= len(names) <= 4 or not all(_is_name(n) for n in names)):
+        raise ConfigError(f"columns in {where} must be 3 or 4 names: USER,ITEM,RATING[,TIMESTAMP]")
+    if sep is not None and (not isinstance(sep, str) or not sep or "\n" in sep or "\r" in sep):
+        raise ConfigError(f"sep in {where} must be a non-empty separator such as ',' or '\\t'")
+    low, high = _scale(scale, where) if scale is not None else (1.0, 5.0)
+    fields = dict(zip(("user", "item", "rating", "timestamp"), names, strict=False))
+    return CustomFormat(**fields, sep=sep, scale=RatingScale(low, high))
+
+
+def _is_name(name: object) -> bool:
+    return isinstance(name, str) and bool(name.strip())
+
+
+def _scale(scale: Sequence[float], where: str) -> tuple[float, float]:
+    values = tuple(scale)
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    if len(values) != 2 or not numbers or not all(np.isfinite(values)) or values[0] >= values[1]:
+        raise ConfigError(
+            f"scale in {where} must be LOW,HIGH with LOW < HIGH, e.g. 0.5,5; got {scale!r}"
+        )
+    return float(values[0]), float(values[1])
 
 
 _TABLES: dict[tuple[str, str], Table] = {
@@ -175,7 +209,7 @@ def read_custom(path: Path, fmt: CustomFormat) -> RatingsData:
             found = ", ".join(map(str, raw.columns))
             raise DataError(
                 f"{path}: no column {theirs!r} for the {ours}s (columns: {found}); "
-                f"name the right column in the custom format"
+                f"name your file's columns with --columns USER,ITEM,RATING[,TIMESTAMP]"
             )
     df = pd.DataFrame({ours: raw[theirs] for ours, theirs in wanted.items() if theirs})
     _check_complete(df, where, list(df.columns))
@@ -190,6 +224,8 @@ def read_table(path: Path, table: Table) -> pd.DataFrame:
     if not header_line.strip():
         raise DataError(f"{path}: the file is empty; extract or download it again")
     _check_separator(path, header_line, table.sep)
+    if table.header is not None or not table.columns:
+        _check_first_row(path, table)
     source: Path | io.BytesIO = path
     sep = table.sep
     if len(sep) > 1:
@@ -206,6 +242,7 @@ def read_table(path: Path, table: Table) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         error = _first_bad_count(path, table)
         raise error or DataError(f"{path}: cannot be read as {table.sep!r}-separated text") from exc
+    df = _drop_blank_end(df)
     df = _select_header(df, path, table) if table.header else df
     if df.empty:
         raise DataError(f"{path}: the file has a header but no data lines; use a complete copy")
@@ -231,7 +268,8 @@ def validate_ratings(
         row = int(np.argmax(outside))
         raise DataError(
             f"{where.at(row)}: rating {rating[row]:g} is outside the scale "
-            f"{scale.low:g}-{scale.high:g}; fix the line or use the data set's own scale"
+            f"{scale.low:g}-{scale.high:g}; fix the line, or give your own file's scale "
+            "with --scale LOW,HIGH (e.g. 0.5,5)"
         )
     stamps = np.full(len(df), UNKNOWN_TIMESTAMP, np.int64)
     if "timestamp" in df.columns:
@@ -324,12 +362,35 @@ def _expected_fields(path: Path, table: Table) -> int:
     return len(_split(_line(path, 1, table.encoding), table))
 
 
+def _drop_blank_end(df: pd.DataFrame) -> pd.DataFrame:
+    """Without the empty rows of blank lines at the end of the file (editors leave them)."""
+    filled = np.flatnonzero(df.notna().any(axis=1).to_numpy())
+    end = filled[-1] + 1 if len(filled) else 0
+    return df if end == len(df) else df.iloc[:end]
+
+
+def _check_first_row(path: Path, table: Table) -> None:
+    """pandas silently drops extra fields of the first data line of a file with a header;
+    say so instead."""
+    lines = _numbered_fields(path, table)
+    (_, header), second = next(lines, (1, [])), next(lines, None)
+    if second is not None and second[1] and len(second[1]) > len(header):
+        raise _count_error(path, second[0], second[1], table)
+
+
 def _first_bad_count(path: Path, table: Table) -> DataError | None:
-    """The first line whose number of fields is wrong (a slow scan, for error paths only)."""
+    """The first line whose number of fields is wrong (a slow scan, for error paths only);
+    blank lines at the end of the file are fine."""
     expected = _expected_fields(path, table)
+    blank = None
     for number, fields in _numbered_fields(path, table):
-        if len(fields) != expected:
-            return _count_error(path, number, fields, table)
+        if fields == [] and blank is None:
+            blank = number, fields
+        elif fields != []:
+            if blank is not None:
+                return _count_error(path, *blank, table)
+            if len(fields) != expected:
+                return _count_error(path, number, fields, table)
     return None
 
 
@@ -377,7 +438,7 @@ def _check_separator(path: Path, first_line: str, sep: str) -> None:
     seen = f"found {found!r}" if found else "found no separator"
     raise DataError(
         f"{path}:1: fields must be separated by {sep!r}, {seen}; check that this is the right "
-        f"file (or give the separator of your own data)"
+        f"file (or give your own file's separator with --sep)"
     )
 
 

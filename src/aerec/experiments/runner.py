@@ -15,17 +15,19 @@ import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from tqdm.auto import tqdm
 
-from aerec.errors import AerecError, CheckpointError
+from aerec.errors import AerecError, CheckpointError, ConfigError, DiskFullError, RunBusyError
 from aerec.experiments.expand import ExperimentRun, expand_runs, format_value
 from aerec.experiments.spec import ExperimentSpec
 from aerec.extras import require
 from aerec.io import atomic_write, write_json, write_text
+from aerec.runfolder import LOCK, RunLock, sweep
 from aerec.runs import RunConfig, read_run, train_run
 from aerec.training import RunOptions
 
@@ -77,12 +79,15 @@ def plan(
     runs_dir: str | Path,
     overrides: Overrides | None = None,
     reuse: bool = True,
+    only: tuple[str, ...] = (),
 ) -> list[PlannedRun]:
-    """Every run of the spec with its folder and whether it is done, to copy, to resume or
-    to do."""
+    """Every run of the spec (or of the rows matching a pattern of ``only``) with its folder
+    and whether it is done, to copy, to resume or to do."""
     overrides = overrides or Overrides()
     root = experiment_dir(spec, runs_dir)
     runs = expand_runs(spec, overrides.seeds, overrides.epochs, overrides.dataset)
+    if only:
+        runs = select_rows(runs, only)
     planned = []
     for run in runs:
         folder = root / run.run_id
@@ -91,6 +96,21 @@ def plan(
             status = "copy"
         planned.append(PlannedRun(run, folder, status, source))
     return planned
+
+
+def select_rows(runs: list[ExperimentRun], patterns: tuple[str, ...]) -> list[ExperimentRun]:
+    """The runs whose row label (or run id) matches one of the shell-style ``patterns``,
+    e.g. ``elu``, ``'hidden=5*'``, ``'*-s1-*'``."""
+    for pattern in patterns:
+        if not any(_matches(run, (pattern,)) for run in runs):
+            labels = ", ".join(dict.fromkeys(run.row.label for run in runs))
+            raise ConfigError(f"--only {pattern!r} matches no row; the rows are: {labels}")
+    return [run for run in runs if _matches(run, patterns)]
+
+
+def _matches(run: ExperimentRun, patterns: tuple[str, ...]) -> bool:
+    names = (run.row.label, run.row.slug, run.run_id)
+    return any(fnmatchcase(name, pattern) for name in names for pattern in patterns)
 
 
 def _status(folder: Path) -> str:
@@ -116,12 +136,17 @@ def _twin(run: ExperimentRun, folder: Path, runs_dir: Path) -> Path | None:
 
 
 def _copy_run(source: Path, folder: Path) -> None:
-    """Copy a finished run folder (without any checkpoint) to ``folder``, atomically."""
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(source, partial, ignore=shutil.ignore_patterns("checkpoint"))
-    write_text(partial / REUSED_FROM, f"{source}\n")
-    partial.rename(folder)
+    """Copy a finished run folder (without any checkpoint) to ``folder``, under its lock;
+    ``metrics.json`` last, so that an interrupted copy is an unfinished run."""
+    with RunLock(folder):
+        if (folder / "metrics.json").is_file():  # another process copied it meanwhile
+            return
+        skip = shutil.ignore_patterns("checkpoint", "metrics.json", LOCK, ".*.tmp", ".tmp*")
+        shutil.copytree(source, folder, ignore=skip, dirs_exist_ok=True)
+        write_text(folder / REUSED_FROM, f"{source}\n")
+        atomic_write(
+            folder / "metrics.json", lambda tmp: shutil.copyfile(source / "metrics.json", tmp)
+        )
 
 
 def run_experiment(
@@ -134,44 +159,87 @@ def run_experiment(
     say: Callable[[str], None] = print,
     tensorboard: str | Path | None = None,
     reuse: bool = True,
+    only: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Train the missing runs (one progress bar with an ETA over them), then collect.
 
     Safe to interrupt: finished runs are kept, an unfinished one resumes from its last
     epoch, and the table is written on the way out either way. With ``reuse``, a run that
     another spec under ``runs_dir`` has already trained with the same config is copied from
-    there (the copy names its source in ``reused_from.txt``).
+    there (the copy names its source in ``reused_from.txt``). ``only``: train just the rows
+    matching these patterns (see :func:`select_rows`); the table collects every finished run.
+
+    Safe to start several times at once on one spec: a run another process holds is
+    skipped, and waited for at the end (trained here if its holder died), so that each run
+    trains once and every process ends with the whole table.
     """
     overrides = overrides or Overrides()
     options = options or RunOptions()
-    planned = plan(spec, runs_dir, overrides, reuse)
+    planned = plan(spec, runs_dir, overrides, reuse, only)
     counts = {s: sum(p.status == s for p in planned) for s in STATUSES}
     copies = f"{counts['copy']} to copy from identical runs, " if counts["copy"] else ""
     say(
         f"{spec.name}: {len(planned)} runs: {counts['done']} done, {copies}"
         f"{counts['resume']} to resume, {counts['todo']} to start"
     )
-    for item in planned:
-        if item.status == "copy":
-            _copy_run(item.source, item.folder)
-            say(f"{item.run.run_id}: copied from {item.source} (same config)")
-    todo = [p for p in planned if p.status in ("resume", "todo")]
     if tensorboard is not None:
         require("tensorboard", "--tensorboard")  # before the first run, not inside it
     run_options = replace(options, progress=False)
+    held: list[PlannedRun] = []
+    todo = [p for p in planned if p.status != "done"]
     bar = tqdm(todo, desc=spec.name, unit="run", disable=not progress or not todo)
     try:
+        for item in planned:
+            if item.status == "done":
+                _sweep_done(item.folder)
         for item in bar:
             bar.set_postfix_str(item.run.run_id, refresh=True)
-            board = None if tensorboard is None else Path(tensorboard) / spec.name / item.run.run_id
-            _train(item, run_options, data_dir, board)
+            if not _start(item, spec, run_options, data_dir, tensorboard, say):
+                held.append(item)
+        for item in held:
+            say(f"{item.run.run_id}: waiting for the process that holds it")
+            _start(item, spec, run_options, data_dir, tensorboard, say, wait=True)
     except KeyboardInterrupt:
         say("interrupted: finished runs are kept; run the same command again to resume")
         raise
     finally:
         bar.close()
-        table = collect(spec, runs_dir, overrides, say=say)
+        # no table is written when nothing has finished (a first run that failed at once)
+        finished = any(_status(p.folder) == "done" for p in plan(spec, runs_dir, overrides, False))
+        table = collect(spec, runs_dir, overrides, say=say, write=finished)
     return table
+
+
+def _start(
+    item: PlannedRun,
+    spec: ExperimentSpec,
+    options: RunOptions,
+    data_dir: str | Path | None,
+    tensorboard: str | Path | None,
+    say: Callable[[str], None],
+    wait: bool = False,
+) -> bool:
+    """Copy or train one run; False if another process holds it (and not ``wait``)."""
+    try:
+        if item.status == "copy" and not wait:
+            _copy_run(item.source, item.folder)
+            say(f"{item.run.run_id}: copied from {item.source} (same config)")
+            return True
+        board = None if tensorboard is None else Path(tensorboard) / spec.name / item.run.run_id
+        _train(item, options, data_dir, board, wait)
+    except RunBusyError as exc:
+        say(f"{item.run.run_id}: process {exc.pid or '?'} is training it; collected at the end")
+        return False
+    return True
+
+
+def _sweep_done(folder: Path) -> None:
+    """Sweep a finished run folder unless another process holds it."""
+    try:
+        with RunLock(folder):
+            sweep(folder, finished=True)
+    except RunBusyError:
+        pass
 
 
 def _train(
@@ -179,11 +247,20 @@ def _train(
     options: RunOptions,
     data_dir: str | Path | None,
     tensorboard: Path | None = None,
+    wait: bool = False,
 ) -> None:
+    """Train (or resume, or read back) one run: resume is safe whatever its state, as its
+    folder is named by its config."""
     try:
-        resume = item.status == "resume"
         options = replace(options, seed=item.run.config.seed)  # each run has its own seed
-        train_run(item.run.config, item.folder, options, data_dir, resume, tensorboard)
+        train_run(item.run.config, item.folder, options, data_dir, True, tensorboard, wait)
+    except RunBusyError:
+        raise
+    except DiskFullError:
+        raise DiskFullError(
+            f"run {item.folder}: no space left on device; finished runs and the last "
+            "checkpoint (if any) are intact: free some space and run the same command again"
+        ) from None
     except AerecError as exc:
         raise type(exc)(f"run {item.folder}: {exc}") from None
 
@@ -193,8 +270,10 @@ def collect(
     runs_dir: str | Path,
     overrides: Overrides | None = None,
     say: Callable[[str], None] | None = None,
+    write: bool = True,
 ) -> pd.DataFrame:
-    """Rebuild the results table from the finished run folders and write it (CSV, Parquet).
+    """Rebuild the results table from the finished run folders and write it (CSV, Parquet)
+    unless not ``write``.
 
     Give the same ``overrides`` as to :func:`run_experiment`: they are part of the run ids.
     """
@@ -203,9 +282,12 @@ def collect(
     records = [_record(p) for p in planned if p.status == "done"]
     table = pd.DataFrame.from_records(records)
     root = experiment_dir(spec, runs_dir)
-    write_json(root / EXPERIMENT_JSON, _experiment_info(spec, overrides))
-    write_results(table, root)
-    if say is not None:
+    if write:
+        with RunLock(root, wait=True):  # one writer at a time; sweep what a killed one left
+            sweep(root, finished=False)
+            write_json(root / EXPERIMENT_JSON, _experiment_info(spec, overrides))
+            write_results(table, root)
+    if say is not None and write:
         say(f"{spec.name}: {len(records)} of {len(planned)} runs finished -> {root / RESULTS_CSV}")
     return table
 
@@ -221,10 +303,15 @@ def write_results(table: pd.DataFrame, folder: str | Path) -> list[Path]:
 def read_results(folder: str | Path) -> pd.DataFrame:
     """The collected table of an experiment folder (Parquet, else CSV)."""
     folder = Path(folder)
-    if (folder / RESULTS_PARQUET).is_file():
-        return pd.read_parquet(folder / RESULTS_PARQUET)
-    if (folder / RESULTS_CSV).is_file():
-        return pd.read_csv(folder / RESULTS_CSV)
+    for name, read in ((RESULTS_PARQUET, pd.read_parquet), (RESULTS_CSV, pd.read_csv)):
+        if (folder / name).is_file():
+            try:
+                return read(folder / name)
+            except (OSError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError):
+                raise CheckpointError(
+                    f"{folder / name} is corrupt; rebuild it with aerec experiment collect "
+                    "on its spec"
+                ) from None
     raise CheckpointError(
         f"{folder} has no {RESULTS_CSV}; run aerec experiment collect on its spec first"
     )

@@ -202,15 +202,7 @@ def assemble(
     if matrix.based != config.based:
         raise ValueError(f"matrix is {matrix.based}-based, the config {config.based}-based")
     inputs = RowBatcher(matrix, device, config.fill, None if side is None else side.matrix)
-    try:
-        model = model_entry.build(config, ModelData(matrix, side), generator)
-    except (RuntimeError, MemoryError) as exc:
-        if "memory" not in str(exc).lower() and not isinstance(exc, MemoryError):
-            raise
-        raise ConfigError(
-            f"model {config.name!r} does not fit in memory for a {matrix.shape[0]} x "
-            f"{matrix.shape[1]} matrix; choose smaller layers"
-        ) from None
+    model = model_entry.build(config, ModelData(matrix, side), generator)
     return Assembly(model.to(inputs.device), inputs, side)
 
 

@@ -61,7 +61,17 @@ def discover(runs_dir: str | Path) -> list[Experiment]:
 def read_history(folder: str | Path) -> list[dict]:
     """A run's ``history.json`` (one dict per epoch); empty when it is missing."""
     path = Path(folder) / "history.json"
-    return json.loads(path.read_text()) if path.is_file() else []
+    history = _json(path, "train the run again") if path.is_file() else []
+    if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
+        raise CheckpointError(f"{path} is not a history (a list of epochs); train the run again")
+    return history
+
+
+def _json(path: Path, fix: str):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise CheckpointError(f"{path} is corrupt; {fix}") from None
 
 
 def first_layer_weight(folder: str | Path) -> np.ndarray | None:
@@ -85,7 +95,10 @@ def _has_results(folder: Path) -> bool:
 
 def _experiment(folder: Path) -> Experiment:
     info_path = folder / EXPERIMENT_JSON
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    fix = "rebuild it with aerec experiment collect on its spec"
+    info = _json(info_path, fix) if info_path.is_file() else {}
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{info_path} is not an experiment description; {fix}")
     return Experiment(info.get("name", folder.name), folder, read_results(folder), info)
 
 
