@@ -12,7 +12,7 @@ import torch
 from aerec.data.matrix import RatingMatrix
 from aerec.errors import ConfigError
 from aerec.models import assemble, model_config
-from aerec.models.kernel import REFERENCE_RATINGS, KernelLayer, scaled
+from aerec.models.kernel import KernelLayer
 from aerec.ops.sparse import CellBatch
 
 
@@ -44,14 +44,9 @@ def test_penalty_is_half_lambda_times_the_squares():
     assert torch.allclose(layer.penalty(), expected)
 
 
-def test_lambdas_follow_the_square_root_of_the_training_ratings():
-    assert scaled(60.0, REFERENCE_RATINGS) == pytest.approx(60.0)
-    assert scaled(70.0, 80_000) == pytest.approx(70 * math.sqrt(80_000 / 900_189))
-    # the authors' ML-100K settings, from their ML-1M ones, within 15 %
-    assert scaled(70.0, 80_000) == pytest.approx(20.0, rel=0.15)
-    assert scaled(0.018, 80_000) == pytest.approx(0.006, rel=0.15)
-    config = model_config("sparse-fc", lambda_2=5.0)
-    assert config.lambdas(10_000) == (5.0, pytest.approx(scaled(0.013, 10_000)))
+def test_lambdas_default_to_the_authors_ml1m_values():
+    assert (model_config("sparse-fc").lambda_2, model_config("sparse-fc").lambda_s) == (60, 0.013)
+    assert (model_config("glocal-k").lambda_2, model_config("glocal-k").lambda_s) == (70, 0.018)
 
 
 @pytest.mark.parametrize(

@@ -160,7 +160,7 @@ def build_autoencoder(config, data, generator: torch.Generator | None = None) ->
     """The registry's ``build`` for the autoencoder families (AutoRec, Deep AutoRec)."""
     return AutoEncoder(
         data.matrix.shape[1],
-        config.architecture(),
+        config.architecture(data),
         data.n_side,
         config.side == "every_layer",
         generator,

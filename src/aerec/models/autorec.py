@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from aerec.models.autoencoder import build_autoencoder
-from aerec.models.config import Architecture, AutoEncoderConfig
+from aerec.models.config import ML1M_TRAIN_RATINGS, Architecture, AutoEncoderConfig, per_rating
 from aerec.models.registry import Capabilities, ModelEntry, Recipe, register
 from aerec.plan import TrainConfig
 
@@ -21,8 +21,9 @@ class AutoRecConfig(AutoEncoderConfig):
 
     hidden: size of the hidden layer (paper: 500).
     activation / last_activation: encoder / decoder activation (paper: sigmoid / identity).
-    l2: L2 penalty ``l2 * sum(W**2)`` on both weight matrices (Keras' ``l2(l2)``); 2e-4
-        has the best validation RMSE for I-AutoRec on ML-1M of those tried (docs/results.md).
+    l2: L2 penalty ``l2 * sum(W**2)`` on both weight matrices (Keras' ``l2(l2)``); None:
+        2e-4 (the best validation RMSE for I-AutoRec on ML-1M of those tried) times ML-1M's
+        training ratings over this data's, as the masked MSE is a mean over ratings
     """
 
     name: ClassVar[str] = "autorec"
@@ -30,11 +31,14 @@ class AutoRecConfig(AutoEncoderConfig):
     hidden: int = 500
     activation: str = "sigmoid"
     last_activation: str = "identity"
-    l2: float = 2e-4
+    l2: float | None = None
 
-    def architecture(self) -> Architecture:
+    def architecture(self, data=None) -> Architecture:
+        l2 = self.l2
+        if l2 is None:
+            l2 = per_rating(2e-4, ML1M_TRAIN_RATINGS, None if data is None else data.matrix.nnz)
         return Architecture(
-            (self.hidden,), self.activation, self.last_activation, 0.0, self.l2, self.l2, tied=False
+            (self.hidden,), self.activation, self.last_activation, 0.0, l2, l2, tied=False
         )
 
 

@@ -83,5 +83,21 @@ class AutoEncoderConfig(ModelConfig):
         if arch.tied and self.side == "every_layer":
             raise ConfigError("tied weights cannot be combined with side = 'every_layer'")
 
-    def architecture(self) -> Architecture:
+    def architecture(self, data=None) -> Architecture:
+        """The architecture, its L2 strengths resolved for the training ``data`` (a
+        :class:`~aerec.models.registry.ModelData`; None: at ML-1M's size)."""
         raise NotImplementedError
+
+
+def per_rating(value_at_ml1m: float, n_ml1m: int, n: int | None) -> float:
+    """A penalty strength chosen on ML-1M, for a training set of ``n`` terms (ratings, or
+    rows for a per-row loss). aerec's losses are means over their terms, so a penalty that
+    stays the same against the *summed* loss (a fixed prior, whatever the data size) is
+    ``value * n_ml1m / n``: stronger on smaller data. Chosen on validation on a 1-in-8 user
+    sample of ML-1M (experiments/ours-defaults-by-size.toml, docs/results.md)."""
+    return value_at_ml1m if not n else value_at_ml1m * n_ml1m / n
+
+
+ML1M_TRAIN_RATINGS = 855_179
+"""ML-1M's training ratings under protocol A (90 % of 1,000,209, less 5 % for validation)."""
+ML1M_USERS = 6_040

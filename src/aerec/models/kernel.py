@@ -15,10 +15,11 @@ dot_scale)`` (C: rows x 9, learned) convolves R (rows and columns in sorted-id o
 prediction is the same autoencoder applied to ``ReLU(conv2d(R, GK))``. Details and the
 authors' constants: ../shared/design/kernel-autoencoders.md.
 
-The regularisation strength follows the number of training ratings: the authors' settings
-for ML-1M (about 900k training ratings) and ML-100K (80k) differ by a factor close to the
-square root of their sizes (70 / 20 = 3.5 and 0.018 / 0.006 = 3.0 against 3.35), so the
-defaults are ``lambda = lambda_ML-1M * sqrt(n_train / 900,189)`` (see :func:`scaled`).
+The objective is a sum over the training ratings, not a mean, so a fixed lambda is a fixed
+prior whatever the data size: the defaults are the authors' ML-1M lambdas on every data set.
+The authors used smaller lambdas on ML-100K (20 / 0.006, with far fewer L-BFGS iterations);
+with aerec's schedule they did worse on validation on a 1-in-8 user sample of ML-1M
+(experiments/ours-defaults-by-size.toml, docs/results.md).
 """
 
 from __future__ import annotations
@@ -38,14 +39,6 @@ from aerec.ops.layout import column_major
 from aerec.ops.sparse import CellBatch, observed_linear, sparse_input_linear
 from aerec.plan import TrainConfig
 
-REFERENCE_RATINGS = 900_189
-"""Training ratings of the authors' ML-1M split (90 % of 1,000,209), where their lambdas hold."""
-
-
-def scaled(value_at_ml1m: float, n_ratings: int) -> float:
-    """A regularisation strength tuned on ML-1M, for a training set of ``n_ratings``."""
-    return value_at_ml1m * math.sqrt(max(n_ratings, 1) / REFERENCE_RATINGS)
-
 
 @dataclass(frozen=True)
 class SparseFCConfig(ModelConfig):
@@ -53,19 +46,16 @@ class SparseFCConfig(ModelConfig):
 
     layers: sizes of the hidden kernel layers (authors: 500, 500).
     n_dim: dimension of the kernel vectors u and v (authors: 5).
-    lambda_2: L2 strength on W, per layer (``lambda_2 / 2 * ||W||^2``); None: the ML-1M value
-        (Sparse FC 60, GLocal-K 70) scaled by the square root of the training ratings.
-    lambda_s: strength on the kernel K, per layer; None: the ML-1M value (0.013, GLocal-K
-        0.018), scaled likewise.
+    lambda_2: L2 strength on W, per layer (``lambda_2 / 2 * ||W||^2``; authors: 60 on ML-1M).
+    lambda_s: strength on the kernel K, per layer (authors: 0.013 on ML-1M).
     """
 
     name: ClassVar[str] = "sparse-fc"
-    ml1m_lambdas: ClassVar[tuple[float, float]] = (60.0, 0.013)
     based: str = "item"
     layers: tuple[int, ...] = (500, 500)
     n_dim: int = 5
-    lambda_2: float | None = None
-    lambda_s: float | None = None
+    lambda_2: float = 60.0
+    lambda_s: float = 0.013
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -75,17 +65,10 @@ class SparseFCConfig(ModelConfig):
             )
         for name in ("lambda_2", "lambda_s"):
             value = getattr(self, name)
-            if value is not None and not value >= 0:
+            if not value >= 0:  # also refuses NaN
                 raise ConfigError(f"{name} must be >= 0, got {value}")
         if self.input_fill != "constant" or self.fill_value != 0:
             raise ConfigError(f"{self.name} takes a zero input fill (input_fill 'constant', 0)")
-
-    def lambdas(self, n_ratings: int) -> tuple[float, float]:
-        """(lambda_2, lambda_s) for a training set of ``n_ratings``."""
-        ref_2, ref_s = self.ml1m_lambdas
-        lambda_2 = self.lambda_2 if self.lambda_2 is not None else scaled(ref_2, n_ratings)
-        lambda_s = self.lambda_s if self.lambda_s is not None else scaled(ref_s, n_ratings)
-        return lambda_2, lambda_s
 
 
 @dataclass(frozen=True)
@@ -93,12 +76,14 @@ class GLocalKConfig(SparseFCConfig):
     """GLocal-K (Han et al., CIKM 2021): the Sparse FC autoencoder fine-tuned with a global
     convolution kernel.
 
+    lambda_2 / lambda_s: as for Sparse FC (authors, ML-1M: 70 / 0.018).
     kernel_size: side of the global kernel (authors: 3).
-    dot_scale: scale of the global kernel (authors: 0.5 on ML-1M, 1 on ML-100K); None: 0.5.
+    dot_scale: scale of the global kernel (authors: 0.5 on ML-1M, 1 on ML-100K).
     """
 
     name: ClassVar[str] = "glocal-k"
-    ml1m_lambdas: ClassVar[tuple[float, float]] = (70.0, 0.018)
+    lambda_2: float = 70.0
+    lambda_s: float = 0.018
     kernel_size: int = 3
     dot_scale: float = 0.5
 
@@ -165,9 +150,9 @@ class KernelLayer(nn.Module):
 class KernelAutoEncoder(nn.Module):
     """Sparse FC: kernel layers ``n -> hidden... -> n``, sigmoid hidden, identity output."""
 
-    def __init__(self, n_inputs, config: SparseFCConfig, n_ratings: int, generator) -> None:
+    def __init__(self, n_inputs, config: SparseFCConfig, generator) -> None:
         super().__init__()
-        lambda_2, lambda_s = config.lambdas(n_ratings)
+        lambda_2, lambda_s = config.lambda_2, config.lambda_s
         sizes = [n_inputs, *config.layers, n_inputs]
         self.layers = nn.ModuleList(
             KernelLayer(sizes[j], sizes[j + 1], config.n_dim, lambda_2, lambda_s, j == 0, generator)
@@ -219,8 +204,8 @@ class GLocalK(KernelAutoEncoder):
     sparse engine the fine-tuning loss reads the output at the observed cells only; the
     convolved input itself is dense."""
 
-    def __init__(self, ratings, cells: CellBatch, config: GLocalKConfig, n_ratings, generator):
-        super().__init__(ratings.shape[1], config, n_ratings, generator)
+    def __init__(self, ratings, cells: CellBatch, config: GLocalKConfig, generator):
+        super().__init__(ratings.shape[1], config, generator)
         k = config.kernel_size
         self.conv_kernel = nn.Parameter(_trunc_normal((ratings.shape[0], k * k), 0.1, generator))
         self.register_buffer("ratings", ratings, persistent=False)
@@ -291,7 +276,7 @@ class GLocalK(KernelAutoEncoder):
 
 
 def build_sparse_fc(config: SparseFCConfig, data, generator=None) -> KernelAutoEncoder:
-    return KernelAutoEncoder(data.matrix.shape[1], config, data.matrix.nnz, generator)
+    return KernelAutoEncoder(data.matrix.shape[1], config, generator)
 
 
 def build_glocal_k(config: GLocalKConfig, data, generator=None) -> GLocalK:
@@ -303,7 +288,7 @@ def build_glocal_k(config: GLocalKConfig, data, generator=None) -> GLocalK:
         torch.as_tensor(csr.data, dtype=torch.float32),
         csr.shape[1],
     )
-    return GLocalK(ratings, cells, config, data.matrix.nnz, generator)
+    return GLocalK(ratings, cells, config, generator)
 
 
 def _lbfgs(name: str, rounds: int, iterations: int, keep: str = "best", **more) -> TrainConfig:
