@@ -28,7 +28,8 @@ class RowBatcher:
         self.device = torch.device(device)
         self.based = matrix.based
         self.n_rows, self.n_cols = matrix.shape
-        self.indptr = torch.as_tensor(csr.indptr, dtype=torch.int64, device=self.device)
+        self.indptr_host = np.asarray(csr.indptr, dtype=np.int64)
+        self.indptr = torch.as_tensor(self.indptr_host, device=self.device)
         self.indices = torch.as_tensor(csr.indices, dtype=torch.int64, device=self.device)
         self.values = torch.as_tensor(csr.data, dtype=torch.float32, device=self.device)
         row, col = matrix.fill_vectors(fill or InputFill())
@@ -40,19 +41,31 @@ class RowBatcher:
     def row_counts(self) -> torch.Tensor:
         return self.indptr[1:] - self.indptr[:-1]
 
-    def observed(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(position in batch, column, rating) of every observed cell of ``rows``."""
+    def cell_counts(self, rows: np.ndarray, batch_size: int) -> list[int]:
+        """Observed cells of each batch of ``batch_size`` of ``rows`` (host indices, in order),
+        from the host copy of ``indptr``: what :meth:`observed` takes as ``n_cells`` so that
+        building a batch on the device never waits for the device."""
+        counts = self.indptr_host[rows + 1] - self.indptr_host[rows]
+        starts = np.arange(0, len(rows), batch_size)
+        return np.add.reduceat(counts, starts).tolist() if len(rows) else []
+
+    def observed(
+        self, rows: torch.Tensor, n_cells: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(position in batch, column, rating) of every observed cell of ``rows``; ``n_cells``,
+        their number when known (see :meth:`cell_counts`), spares a device-to-host sync."""
         starts = self.indptr[rows]
         counts = self.indptr[rows + 1] - starts
-        pos = torch.repeat_interleave(torch.arange(len(rows), device=self.device), counts)
+        arange = torch.arange(len(rows), device=self.device)
+        pos = torch.repeat_interleave(arange, counts, output_size=n_cells)
         first = torch.cumsum(counts, 0) - counts
         offsets = torch.arange(len(pos), device=self.device) - first[pos]
         cells = starts[pos] + offsets
         return pos, self.indices[cells], self.values[cells]
 
-    def cells(self, rows: torch.Tensor) -> CellBatch:
+    def cells(self, rows: torch.Tensor, n_cells: int | None = None) -> CellBatch:
         """The observed cells of ``rows``, CSR-style over the batch."""
-        pos, cols, vals = self.observed(rows)
+        pos, cols, vals = self.observed(rows, n_cells)
         return CellBatch.from_observed(pos, cols, vals, len(rows), self.n_cols)
 
     def inputs(self, rows: torch.Tensor) -> torch.Tensor:
@@ -63,9 +76,11 @@ class RowBatcher:
         """Dense (ratings, mask) of ``rows``: zero and unmasked where unobserved."""
         return self._targets(len(rows), *self.observed(rows))
 
-    def dense(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def dense(
+        self, rows: torch.Tensor, n_cells: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``inputs(rows)`` and ``targets(rows)`` from one look-up of the rows' cells."""
-        observed = self.observed(rows)
+        observed = self.observed(rows, n_cells)
         return self._inputs(rows, *observed), *self._targets(len(rows), *observed)
 
     def cell_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

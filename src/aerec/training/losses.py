@@ -35,6 +35,9 @@ class Loss:
     - ``row_mse``: a term per row, the row's masked MSE (the notebook's);
     - ``mse``: a term per observed cell, its squared error;
     - ``sse``: one term, half the sum of squared errors (the kernel models' authors').
+
+    ``n`` is a Python int, except for ``mse`` over dense rows: a 0-dim int64 tensor on the
+    device, so that counting the cells never waits for the device.
     """
 
     kind: str
@@ -48,7 +51,7 @@ class Loss:
         total = masked_se(pred, target, mask).sum()
         if self.kind == "sse":
             return 0.5 * total, 1
-        return total, int(mask.sum().item())
+        return total, mask.sum().long()  # counted on the device: no sync per step
 
     def cells(self, sq_err: torch.Tensor, rows: torch.Tensor, indptr: torch.Tensor) -> tuple:
         """From the squared error of each observed cell, its batch row and the batch's

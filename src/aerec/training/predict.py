@@ -37,9 +37,8 @@ class Predictor:
         """Dense predictions (unclipped) for ``rows``."""
         self.model.eval()
         pred = self.model(self.inputs.inputs(rows), self.inputs.side_of(rows), rows=rows)
-        pred[self.cold_rows[rows]] = self.fallback
-        pred[:, self.cold_cols] = self.fallback
-        return pred
+        cold = self.cold_rows[rows, None] | self.cold_cols[None, :]  # no boolean index: no sync
+        return torch.where(cold, self.fallback, pred)
 
     def cells(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Unclipped predictions for cells (rows[k], cols[k]); each row is computed once."""

@@ -33,8 +33,10 @@ from aerec.plan import Plan, TrainConfig, as_plan
 from aerec.training import checkpoint as ckpt
 from aerec.training import distributed
 from aerec.training.callbacks import EpochCallback
+from aerec.training.compiled import compiled_step
 from aerec.training.config import RunOptions
 from aerec.training.corruption import corrupt, corrupt_cells
+from aerec.training.device_eval import evaluate_on_device
 from aerec.training.losses import Loss, masked_se
 from aerec.training.optim import LBFGS, build_optimizer, build_scheduler
 from aerec.training.predict import Predictor
@@ -106,6 +108,7 @@ class Trainer:
         self.plan, self.options, self.scale = as_plan(plan), options, scale
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.rows = torch.nonzero(train.row_counts() > 0).squeeze(1)
+        self.rows_host = np.flatnonzero(np.diff(train.indptr_host) > 0)
         self.world = distributed.setup(train.device)
         self.net = distributed.wrap(model, train.device)
         self.state = TrainState()
@@ -131,6 +134,7 @@ class Trainer:
         self.penalty_in_graph = not (
             phase.optimizer == "adam" and hasattr(self.model, "decay_groups")
         )
+        self.compiled = compiled_step(self, phase)  # None: eager steps
 
     def fit(self, resume: bool = False) -> TrainState:
         """Run the plan's phases until each one's epochs, early stop or divergence; each
@@ -230,11 +234,14 @@ class Trainer:
         if isinstance(self.optimizer, LBFGS):
             return self._lbfgs_epoch()
         rng, gen = epoch_generators(self.options.seed, epoch, self.train.device)
-        order = self.rows[torch.as_tensor(rng.permutation(len(self.rows)), device=self.rows.device)]
-        # Sums stay on the device (float64, as Python floats would add them): no sync per step.
+        perm = rng.permutation(len(self.rows))
+        order = self.rows[torch.as_tensor(perm, device=self.rows.device)]
+        # Sums stay on the device (float64, as Python floats would add them) and each batch's
+        # cell count comes from the host: no sync per step.
         loss_sum, loss_n, se_sum, n_cells = 0.0, 0, 0.0, 0
-        for batch in order.split(self.config.batch_size):
-            total, n, se, cells = self._step_on(distributed.shard(batch), gen)
+        batches = order.split(self.config.batch_size)
+        for batch, counted in zip(batches, self._cell_counts(perm, len(batches)), strict=True):
+            total, n, se, cells = self._step_on(distributed.shard(batch), gen, counted)
             loss_sum, loss_n, se_sum, n_cells = (
                 loss_sum + total.double(),
                 loss_n + n,
@@ -242,29 +249,38 @@ class Trainer:
                 n_cells + cells,
             )
         loss_sum, loss_n, se_sum, n_cells = distributed.sum_all(
-            [float(loss_sum), loss_n, float(se_sum), int(n_cells)]
+            [float(loss_sum), int(loss_n), float(se_sum), int(n_cells)]
         )
         return {
             "train_loss": loss_sum / max(loss_n, 1),
             "train_rmse": rmse_of_sums(se_sum, n_cells),
         }
 
-    def _step_on(self, batch: torch.Tensor, gen) -> tuple:
-        """One optimizer step on ``batch``; (loss total, its number of terms, squared error of
-        clipped predictions, observed cells), the sums as tensors on the device."""
-        total, n, se, cells, again = self._batch_loss(batch, gen)
+    def _cell_counts(self, perm: np.ndarray, n_batches: int) -> list:
+        """Each batch's observed cells, counted on the host (None under DDP: a rank's shard)."""
+        if self.world.size > 1:
+            return [None] * n_batches
+        return self.train.cell_counts(self.rows_host[perm], self.config.batch_size)
+
+    def _step_on(self, batch: torch.Tensor, gen, n_cells: int | None = None) -> tuple:
+        """One optimizer step on ``batch`` (of ``n_cells`` observed cells, when known); (loss
+        total, its number of terms, squared error of clipped predictions, observed cells), the
+        sums as tensors on the device."""
+        if self.compiled is not None:
+            return self.compiled.step(batch, n_cells)
+        total, n, se, cells, again = self._batch_loss(batch, gen, n_cells)
         self._step(self._objective(total, n))
         if again is not None:
             again()
         return total.detach(), n, se, cells
 
-    def _batch_loss(self, batch: torch.Tensor, gen) -> tuple:
+    def _batch_loss(self, batch: torch.Tensor, gen, n_cells: int | None = None) -> tuple:
         """The batch's loss (with its graph), the clipped squared error and cell count, and
         the re-feeding step to take after the optimizer step (or None)."""
         loss = Loss(self.config.loss)
         side = self.train.side_of(batch)
         if self.sparse:
-            cells = self.train.cells(batch)
+            cells = self.train.cells(batch, n_cells)
             fill_row, fill_col = self.train.fill_row[batch], self.train.fill_col
             delta = cells.minus_fill(fill_row, fill_col)
             delta = corrupt_cells(delta, self.config.noise, self.config.noise_level, gen)
@@ -273,7 +289,7 @@ class Trainer:
             with torch.no_grad():
                 se = (self.scale.clip(pred) - cells.values).square().sum()
             return total, n, se, cells.nnz, None
-        x, target, mask = self.train.dense(batch)
+        x, target, mask = self.train.dense(batch, n_cells)
         if self.config.noise != "none":
             fill = self.train.fill_row[batch, None] + self.train.fill_col[None, :]
             x = corrupt(x, mask, fill, self.config.noise, self.config.noise_level, gen)
@@ -292,7 +308,10 @@ class Trainer:
         Under DDP, which averages gradients over the ranks, each rank's sum is scaled by
         ranks / (terms in the global batch)."""
         n_global = distributed.sum_all([n])[0]
-        objective = total * (self.world.size / max(n_global, 1))
+        if isinstance(n_global, torch.Tensor):  # counted on the device: the same float32 scale
+            objective = total * (self.world.size / n_global.clamp(min=1).double()).float()
+        else:
+            objective = total * (self.world.size / max(n_global, 1))
         return objective + self.model.penalty() if self.penalty_in_graph else objective
 
     def _step(self, objective: torch.Tensor) -> None:
@@ -343,7 +362,12 @@ class Trainer:
     # -- scoring -----------------------------------------------------------------------------
     def evaluate(self, target: RowBatcher) -> dict:
         """Loss (as trained), RMSE and per-user RMSE of clipped predictions on the ratings of
-        ``target`` (same layout as the training rows)."""
+        ``target`` (same layout as the training rows). On CUDA the sums are formed on the
+        device (:mod:`aerec.training.device_eval`: the same numbers to float64 rounding)."""
+        if target.device.type == "cuda":
+            user_based = self.train.based == "user"
+            loss = Loss(self.config.loss)
+            return evaluate_on_device(self.predictor, target, loss, self.scale, user_based)
         csr_rows, cols, true = target.cell_arrays()
         pred = self.predictor.cells(csr_rows, cols).astype(np.float64)
         row_n = np.bincount(csr_rows, minlength=target.n_rows)
