@@ -22,10 +22,19 @@ import pandas as pd
 import torch
 
 from aerec.config import dumps_toml, from_dict, read_toml, to_dict
-from aerec.data import load
-from aerec.data.splits import Split, split
+from aerec.data import DATASETS, load
+from aerec.data.files import ALL_FOLDS, CV_FOLDS, PART, read_fold, read_parts
+from aerec.data.loading import locate_release
+from aerec.data.splits import FILE_SPLITS, RUN_SPLITS, Split, split, split_labelled
 from aerec.data.types import EncodedData, RatingsData, encode
 from aerec.errors import CheckpointError, ConfigError
+from aerec.evaluation.ranking import (
+    DEFAULT_KS,
+    DEFAULT_RELEVANCE,
+    check_ranking,
+    ranking_metrics,
+    recommender_scorer,
+)
 from aerec.io import write_json, write_text
 from aerec.models.config import MODELS, ModelConfig, model_config
 from aerec.recommender import DEFAULT_TRAIN, AutoRecommender
@@ -33,6 +42,9 @@ from aerec.reporting.plots import plot_history
 from aerec.training import RunOptions, TrainConfig
 from aerec.training.callbacks import TensorBoardLogger
 from aerec.training.distributed import is_main_process
+
+DEFAULT_K = 5
+"""Folds of ``kfold`` when ``k`` is not given."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,17 @@ class DataConfig:
         query (to score an all-users model on a group's ratings).
     data_seed: the seed of generated (``synthetic-*``) data; fixed, so that run seeds
         change the split and training, never the data.
+    k: the number of folds of ``kfold`` (None: 5).
+    fold: the test fold: ``0..k-1`` for ``kfold`` (None: 0); a release's own fold for
+        ``predefined`` (ML-100K: ``u1`` .. ``u5``, ``ua``, ``ub``).
+    train, test, val: the ratings files of ``split = "files"`` (any format aerec reads);
+        without ``val``, validation is carved from train (see :mod:`aerec.data.files`).
+    relevance: a test rating at or above this is relevant to the ranking metrics
+        (None: 4.0).
+    ranking_k: the list lengths K of the ranking metrics (None: 5, 10, 20).
+
+    Fields left at None are not written to config.toml, so configs that do not use them
+    keep their run ids.
     """
 
     dataset: str = "ml-1m"
@@ -59,6 +82,16 @@ class DataConfig:
     user_filter: str | None = None
     eval_filter: str | None = None
     data_seed: int = 0
+    k: int | None = None
+    fold: int | str | None = None
+    train: str | None = None
+    test: str | None = None
+    val: str | None = None
+    relevance: float | None = None
+    ranking_k: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        check_split_fields(self)
 
 
 @dataclass(frozen=True)
@@ -110,17 +143,28 @@ class RunConfig:
 
 def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = False):
     """The encoded data set and its split, exactly as the run with ``seed`` used them."""
-    raw = load(config.dataset, data_dir=data_dir, progress=progress, seed=config.data_seed)
+    split_seed = config.split_seed if config.split_seed is not None else seed
+    if config.split in FILE_SPLITS:
+        raw = _read_files(config, data_dir, progress)
+    else:
+        raw = load(config.dataset, data_dir=data_dir, progress=progress, seed=config.data_seed)
     if config.user_filter:
         raw = filter_users(raw, config.user_filter)
     data = encode(raw)
-    parts = split(
-        data,
-        config.split,
-        seed=config.split_seed if config.split_seed is not None else seed,
-        test_size=config.test_size,
-        val_size=config.val_size,
-    )
+    if config.split in FILE_SPLITS:
+        extra = {"fold": config.fold} if config.split == "predefined" else {}
+        labels = raw.ratings[PART].to_numpy()
+        parts = split_labelled(data, labels, config.split, split_seed, config.val_size, extra)
+    else:
+        parts = split(
+            data,
+            config.split,
+            seed=split_seed,
+            test_size=config.test_size,
+            val_size=config.val_size,
+            k=config.k or DEFAULT_K,
+            fold=config.fold or 0,
+        )
     if config.eval_filter:
         users = data.user_vocab.lookup(filter_users(raw, config.eval_filter).ratings["user"])
         keep = np.isin(np.arange(data.n_users), users)
@@ -132,6 +176,55 @@ def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = Fal
         }
         parts = Split(parts.train, val, test, report)
     return data, parts
+
+
+def _read_files(config: DataConfig, data_dir, progress: bool) -> RatingsData:
+    """The union of a file split's ratings, column ``part`` naming each one's set."""
+    if config.split == "files":
+        return read_parts(config.train, config.test, config.val)
+    release = locate_release(config.dataset, data_dir=data_dir, progress=progress)
+    return read_fold(release.folder, release.spec, str(config.fold), release.name)
+
+
+def check_split_fields(config: DataConfig) -> None:
+    """Each split's own fields are set where they apply, and valid; one-line errors."""
+    method = config.split
+    if method not in RUN_SPLITS:
+        raise ConfigError(f"unknown split {method!r}; choose one of {', '.join(RUN_SPLITS)}")
+    given = [name for name in ("train", "test", "val") if getattr(config, name) is not None]
+    if method == "files" and (config.train is None or config.test is None):
+        raise ConfigError("split = 'files' needs a train and a test file (--train F --test F)")
+    if method != "files" and given:
+        raise ConfigError(f"{given[0]} = ... is for split = 'files', not {method!r}")
+    if config.k is not None and method != "kfold":
+        raise ConfigError(f"k is the number of folds of split = 'kfold', not of {method!r}")
+    if method == "kfold":
+        k, fold = config.k or DEFAULT_K, 0 if config.fold is None else config.fold
+        if isinstance(fold, str) or k < 2 or not 0 <= fold < k:
+            raise ConfigError(f"kfold needs k >= 2 and a fold 0..k-1, got k={k}, fold={fold!r}")
+    elif method == "predefined":
+        if config.fold not in ALL_FOLDS:
+            raise ConfigError(
+                f"split = 'predefined' needs the release's fold, one of {', '.join(ALL_FOLDS)}; "
+                f"got fold = {config.fold!r}"
+            )
+    elif config.fold is not None:
+        raise ConfigError(f"fold is for split = 'kfold' or 'predefined', not {method!r}")
+    check_ranking(config.relevance, config.ranking_k)
+
+
+def fold_names(config: DataConfig) -> tuple[int | str, ...]:
+    """Every fold of the config's split: ``0..k-1`` (kfold), the release's cross-validation
+    folds (predefined: ML-100K's ``u1`` .. ``u5``)."""
+    if config.split == "kfold":
+        return tuple(range(config.k or DEFAULT_K))
+    if config.split == "predefined":
+        return CV_FOLDS.get(_release_name(config.dataset), CV_FOLDS["ml-100k"])
+    raise ConfigError(f"folds need split = 'kfold' or 'predefined', not {config.split!r}")
+
+
+def _release_name(dataset: str) -> str:
+    return dataset if dataset in DATASETS else Path(dataset).name
 
 
 def filter_users(data: RatingsData, query: str) -> RatingsData:
@@ -195,6 +288,7 @@ def train_run(
         )
     seconds = time.perf_counter() - start
     metrics = _metrics(rec, parts, seconds) | {
+        "ranking": test_ranking(rec, data, parts, config.data),
         "data": fingerprint(data),
         "split": parts.report,
         "device": str(rec.inputs_.device),
@@ -229,6 +323,19 @@ def _metrics(rec: AutoRecommender, parts: Split, seconds: float) -> dict:
         "test_fallback": test["n_fallback"],
         "test_rmse_by_activity": test["rmse_by_activity"],
     }
+
+
+def test_ranking(rec: AutoRecommender, data: EncodedData, parts: Split, config: DataConfig):
+    """The ranking metrics of ``rec`` on the test split (:mod:`aerec.evaluation.ranking`)."""
+    scorer = recommender_scorer(rec.predict_inner, data.n_items)
+    return ranking_metrics(
+        scorer,
+        parts.train,
+        parts.test,
+        data.n_items,
+        config.ranking_k or DEFAULT_KS,
+        DEFAULT_RELEVANCE if config.relevance is None else config.relevance,
+    )
 
 
 def _prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
@@ -269,17 +376,10 @@ def read_run(folder: str | Path) -> tuple[RunConfig, dict]:
 def evaluate_run(folder: str | Path, data_dir=None, dataset: str | None = None) -> dict:
     """Reload a run's model and score it again on its test split."""
     config, metrics = read_run(folder)
-    data_config = (
-        config.data
-        if dataset is None
-        else DataConfig(
-            dataset,
-            config.data.split,
-            config.data.test_size,
-            config.data.val_size,
-            config.data.split_seed,
-        )
-    )
+    data_config = config.data
+    if dataset is not None:  # another data set: the same split, no filters
+        data_config = replace(data_config, dataset=dataset, user_filter=None, eval_filter=None)
+        data_config = replace(data_config, data_seed=DataConfig.data_seed)
     data, parts = load_data(data_config, config.seed, data_dir)
     if fingerprint(data) != metrics["data"]:
         raise CheckpointError(

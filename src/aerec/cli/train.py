@@ -10,7 +10,7 @@ import click
 from aerec.cli.options import CHECKPOINT_EVERY, DATA_DIR
 from aerec.config import read_toml
 from aerec.data.matrix import FILL_KINDS
-from aerec.data.splits import SPLIT_METHODS
+from aerec.data.splits import RUN_SPLITS
 from aerec.errors import ConfigError
 from aerec.models.activations import ACTIVATIONS
 from aerec.models.config import MODELS, SIDE_MODES
@@ -20,12 +20,21 @@ from aerec.training.config import LOSSES, SCHEDULES
 from aerec.training.corruption import NOISES
 from aerec.training.distributed import is_main_process
 
+RANKING_SHOWN = ("precision", "recall", "ndcg", "map", "hit_rate")
+
 # option name -> (section, key); only options the user gives override the config file
 _OVERRIDES = {
     "dataset": ("data", "dataset"),
     "split": ("data", "split"),
     "test_size": ("data", "test_size"),
     "val_size": ("data", "val_size"),
+    "train_file": ("data", "train"),
+    "test_file": ("data", "test"),
+    "val_file": ("data", "val"),
+    "k": ("data", "k"),
+    "fold": ("data", "fold"),
+    "relevance": ("data", "relevance"),
+    "ranking_k": ("data", "ranking_k"),
     "model": ("model", "name"),
     "based": ("model", "based"),
     "hidden": ("model", "hidden"),
@@ -72,6 +81,25 @@ def _layers(ctx, param, value: str | None):
         ) from None
 
 
+def _fold(ctx, param, value: str | None):
+    """A kfold index (a number) or a release's fold name (``u1``)."""
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+def _ks(ctx, param, value: str | None):
+    if value is None:
+        return None
+    try:
+        return [int(v) for v in value.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list, e.g. 5,10,20") from None
+
+
+_FILE = click.Path(dir_okay=False)
+
+
 def build_config(config_file: Path | None, seed: int | None, options: dict) -> RunConfig:
     """The config file (if any) with the given command-line options on top."""
     values = read_toml(config_file) if config_file else {}
@@ -97,9 +125,23 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
 @DATA_DIR
 @click.option("--model", type=click.Choice(sorted(MODELS)), help="Model family [autorec].")
 @click.option("--based", type=click.Choice(["user", "item"]), help="Rows are users or items.")
-@click.option("--split", type=click.Choice(SPLIT_METHODS), help="Split method [stratified].")
+@click.option("--split", type=click.Choice(RUN_SPLITS), help="Split method [stratified].")
 @click.option("--test-size", type=float)
 @click.option("--val-size", type=float)
+@click.option("--train", "train_file", type=_FILE, help="Training ratings (--split files).")
+@click.option("--test", "test_file", type=_FILE, help="Test ratings (--split files).")
+@click.option(
+    "--val",
+    "val_file",
+    type=_FILE,
+    help="Validation ratings (--split files; default: 5%% of train).",
+)
+@click.option("--k", type=int, help="Number of folds (--split kfold) [5].")
+@click.option(
+    "--fold", callback=_fold, help="Test fold: 0..k-1 (kfold) or a release's (predefined: u1..ub)."
+)
+@click.option("--relevance", type=float, help="Ranking metrics: relevant test rating >= [4].")
+@click.option("--ranking-k", callback=_ks, help="Ranking metrics' K, e.g. 5,10,20 [5,10,20].")
 @click.option("--seed", type=int, help="Seed of the split, initialisation and batches [42].")
 @click.option("--hidden", type=int, help="AutoRec hidden size [500].")
 @click.option("--layers", callback=_layers, help="Deep AutoRec sizes, e.g. 256,512,256.")
@@ -165,6 +207,14 @@ def _print_metrics(metrics: dict, out: Path) -> None:
         f"best epoch {metrics['best_epoch']}/{metrics['epochs_run']}  "
         f"{metrics['train_seconds']:.0f} s  -> {out}"
     )
+    ranking = metrics.get("ranking") or {}
+    if not ranking.get("k"):
+        return
+    k = 10 if 10 in ranking["k"] else ranking["k"][-1]
+    keys = [f"{name}@{k}" for name in RANKING_SHOWN]
+    shown = [f"{key} {ranking[key]:.4f}" for key in keys if ranking.get(key) is not None]
+    if shown:
+        click.echo(f"test ranking ({ranking['users']} users): " + "  ".join(shown))
 
 
 @click.command()
