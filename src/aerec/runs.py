@@ -45,6 +45,8 @@ from aerec.training.distributed import is_main_process
 
 DEFAULT_K = 5
 """Folds of ``kfold`` when ``k`` is not given."""
+DEFAULT_FOLD = "u1"
+"""The fold of ``predefined`` when ``fold`` is not given."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ class DataConfig:
         change the split and training, never the data.
     k: the number of folds of ``kfold`` (None: 5).
     fold: the test fold: ``0..k-1`` for ``kfold`` (None: 0); a release's own fold for
-        ``predefined`` (ML-100K: ``u1`` .. ``u5``, ``ua``, ``ub``).
+        ``predefined`` (ML-100K: ``u1`` .. ``u5``, ``ua``, ``ub``; None: ``u1``).
     train, test, val: the ratings files of ``split = "files"`` (any format aerec reads);
         without ``val``, validation is carved from train (see :mod:`aerec.data.files`).
     relevance: a test rating at or above this is relevant to the ranking metrics
@@ -152,7 +154,7 @@ def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = Fal
         raw = filter_users(raw, config.user_filter)
     data = encode(raw)
     if config.split in FILE_SPLITS:
-        extra = {"fold": config.fold} if config.split == "predefined" else {}
+        extra = {"fold": config.fold or DEFAULT_FOLD} if config.split == "predefined" else {}
         labels = raw.ratings[PART].to_numpy()
         parts = split_labelled(data, labels, config.split, split_seed, config.val_size, extra)
     else:
@@ -183,7 +185,8 @@ def _read_files(config: DataConfig, data_dir, progress: bool) -> RatingsData:
     if config.split == "files":
         return read_parts(config.train, config.test, config.val)
     release = locate_release(config.dataset, data_dir=data_dir, progress=progress)
-    return read_fold(release.folder, release.spec, str(config.fold), release.name)
+    fold = DEFAULT_FOLD if config.fold is None else str(config.fold)
+    return read_fold(release.folder, release.spec, fold, release.name)
 
 
 def check_split_fields(config: DataConfig) -> None:
@@ -203,7 +206,7 @@ def check_split_fields(config: DataConfig) -> None:
         if isinstance(fold, str) or k < 2 or not 0 <= fold < k:
             raise ConfigError(f"kfold needs k >= 2 and a fold 0..k-1, got k={k}, fold={fold!r}")
     elif method == "predefined":
-        if config.fold not in ALL_FOLDS:
+        if config.fold is not None and config.fold not in ALL_FOLDS:
             raise ConfigError(
                 f"split = 'predefined' needs the release's fold, one of {', '.join(ALL_FOLDS)}; "
                 f"got fold = {config.fold!r}"

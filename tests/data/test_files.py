@@ -125,7 +125,6 @@ def test_files_on_different_scales_are_refused(pair, tmp_path):
         ({"split": "random", "fold": 1}, "fold is for split"),
         ({"split": "kfold", "k": 3, "fold": 3}, "kfold needs k >= 2 and a fold 0..k-1"),
         ({"split": "kfold", "fold": "u1"}, "kfold needs"),
-        ({"split": "predefined"}, "needs the release's fold"),
         ({"split": "predefined", "fold": "u9"}, "needs the release's fold"),
         ({"split": "nope"}, "unknown split"),
     ],
