@@ -330,7 +330,7 @@ def _metrics(rec: AutoRecommender, parts: Split, seconds: float) -> dict:
 
 def test_ranking(rec: AutoRecommender, data: EncodedData, parts: Split, config: DataConfig):
     """The ranking metrics of ``rec`` on the test split (:mod:`aerec.evaluation.ranking`)."""
-    scorer = recommender_scorer(rec.predict_inner, data.n_items)
+    scorer, by = recommender_scorer(rec)
     return ranking_metrics(
         scorer,
         parts.train,
@@ -338,6 +338,7 @@ def test_ranking(rec: AutoRecommender, data: EncodedData, parts: Split, config: 
         data.n_items,
         config.ranking_k or DEFAULT_KS,
         DEFAULT_RELEVANCE if config.relevance is None else config.relevance,
+        by=by,
     )
 
 

@@ -11,8 +11,8 @@ from aerec.evaluation.ranking import (
     check_ranking,
     map_at_k,
     ndcg_at_k,
+    predict_inner_scorer,
     ranking_metrics,
-    recommender_scorer,
     top_k,
 )
 
@@ -42,12 +42,18 @@ TRAIN = _inter([0, 2], [2, 0], [3, 5])
 TEST = _inter([0, 0, 0, 1, 2], [1, 3, 0, 4, 1], [5, 4, 2, 4, 3])
 
 
-def _scorer(users):
-    return SCORES[users]
+def _scorer(users, items):
+    return SCORES[np.ix_(users, items)]
 
 
 def _metrics(**kwargs):
     return ranking_metrics(_scorer, TRAIN, TEST, 5, **kwargs)
+
+
+def test_user_batches_and_item_blocks_rank_alike():
+    base = _metrics(ks=(2, 3, 5))
+    for by, max_cells in (("users", 5), ("items", 3), ("items", 1)):  # 1-3 items per block
+        assert _metrics(ks=(2, 3, 5), by=by, max_cells=max_cells) == base
 
 
 def test_hand_computed_values_at_2_3_and_5():
@@ -128,24 +134,57 @@ def test_batched_driver_matches_a_brute_force_ranking_with_many_ties():
     train = _inter(users[:350], items[:350], ratings[:350])
     test = _inter(users[350:], items[350:], ratings[350:])
     expected = _brute_force(scores, train, test, (1, 5, 10), 4.0)
-    for max_cells in (n_items, 7 * n_items, 10**6):  # one user per batch, several, all
-        got = ranking_metrics(lambda u: scores[u], train, test, n_items, (1, 5, 10), 4.0, max_cells)
-        assert {k: got[k] for k in expected} == pytest.approx(expected)
+
+    def score(u, i):
+        return scores[np.ix_(u, i)]
+
+    # one user per batch, several, all; all users over 1, 4 or 30 items per block
+    for by, max_cells in [("users", n_items), ("users", 7 * n_items), ("users", 10**6)] + [
+        ("items", 40 * m) for m in (1, 4, 30)
+    ]:
+        got = ranking_metrics(score, train, test, n_items, (1, 5, 10), 4.0, max_cells, by)
+        assert {k: got[k] for k in expected} == pytest.approx(expected), (by, max_cells)
 
 
-def test_recommender_scorer_asks_for_every_item_of_each_user():
+def test_predict_inner_scorer_asks_for_each_cell_of_the_block():
     calls = []
 
     def predict_inner(users, items):
         calls.append(len(users))
         return users * 10.0 + items
 
-    score = recommender_scorer(predict_inner, 4)
-    assert score(np.array([1, 3])).tolist() == [[10, 11, 12, 13], [30, 31, 32, 33]]
-    assert calls == [8]
+    score = predict_inner_scorer(predict_inner)
+    assert score(np.array([1, 3]), np.array([0, 2, 3])).tolist() == [[10, 12, 13], [30, 32, 33]]
+    assert calls == [6]
 
 
 @pytest.mark.parametrize(("relevance", "ks"), [(float("nan"), None), (None, [0]), (None, [5, 5])])
 def test_bad_settings_are_config_errors(relevance, ks):
     with pytest.raises(ConfigError):
         check_ranking(relevance, ks)
+
+
+@pytest.mark.parametrize("based", ["user", "item"])
+def test_a_recommenders_rows_rank_as_its_predict_inner(based):
+    """The fast scorer (whole model rows) gives the metrics of predict_inner cell by cell."""
+    from aerec.data.splits import split
+    from aerec.data.synthetic import generate
+    from aerec.data.types import encode
+    from aerec.evaluation.ranking import recommender_scorer
+    from aerec.recommender import AutoRecommender
+    from aerec.training import RunOptions, TrainConfig
+
+    data = encode(generate("120x80x3000", 0))
+    parts = split(data, "random", seed=1)
+    rec = AutoRecommender("autorec", TrainConfig(epochs=2), RunOptions(seed=1, threads=1),
+                          based=based, hidden=8)  # fmt: skip
+    rec.fit(data, parts.train, parts.val)
+    fast, by = recommender_scorer(rec)
+    assert by == ("users" if based == "user" else "items")
+    slow = predict_inner_scorer(rec.predict_inner)
+    args = (parts.train, parts.test, data.n_items, (5, 10), 3.0)
+    got = ranking_metrics(fast, *args, max_cells=500, by=by)
+    want = ranking_metrics(slow, *args)
+    numbers = [key for key in want if "@" in key]
+    assert [got[k] for k in numbers] == pytest.approx([want[k] for k in numbers])
+    assert got["users"] > 0 and got["ndcg@10"] > 0

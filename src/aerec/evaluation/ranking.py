@@ -17,8 +17,9 @@ Protocol (what :func:`ranking_metrics` computes):
   and IDCG the DCG of min(K, R) relevant items first; MAP@K = the mean of
   AP@K = (sum over i <= K of Precision@i * rel_i) / min(K, R). Each is averaged over users.
 
-Scores come from a callable ``score(users) -> (len(users), n_items)`` array, called on user
-batches of at most ``max_cells`` cells, so no users x items matrix of the whole data is built.
+Scores come from a callable ``score(users, items)`` -> a (len(users), len(items)) block, called
+on blocks of at most ``max_cells`` cells (batches of users over every item, or every user over
+batches of items), so no users x items matrix of the whole data is built.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import torch
 
 from aerec.data.types import Interactions
 from aerec.errors import ConfigError
@@ -36,7 +38,8 @@ METRIC_NAMES = ("precision", "recall", "ndcg", "map", "hit_rate")
 MAX_CELLS = 1 << 21
 """Scores held at once (users in a batch x items): 2M float32, 8 MB."""
 
-Scorer = Callable[[np.ndarray], np.ndarray]
+BlockScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``score(users, items)`` -> the (len(users), len(items)) scores of those inner indices."""
 
 
 def check_ranking(relevance: float | None, ks: Sequence[int] | None) -> None:
@@ -114,31 +117,42 @@ def user_metrics(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> dict[str, 
 
 
 def ranking_metrics(
-    score: Scorer,
+    score: BlockScorer,
     train: Interactions,
     test: Interactions,
     n_items: int,
     ks: Sequence[int] = DEFAULT_KS,
     relevance: float = DEFAULT_RELEVANCE,
     max_cells: int = MAX_CELLS,
+    by: str = "users",
 ) -> dict:
     """The ranking metrics of ``score`` on ``test`` (see the module docstring), JSON-ready:
-    ``<metric>@<k>`` means over the evaluated users, and the user counts."""
+    ``<metric>@<k>`` means over the evaluated users, and the user counts.
+
+    ``score(users, items)`` gives the (len(users), len(items)) block of scores. With
+    ``by = "users"`` (cheap for user-based models) it is asked for batches of users over all
+    items; with ``by = "items"`` (item-based models) for all users over batches of items, and
+    each user's top list is merged block by block. Blocks hold at most ``max_cells`` scores.
+    """
+    if by not in ("users", "items"):
+        raise ConfigError(f"by must be 'users' or 'items', got {by!r}")
     ks = tuple(sorted(ks))
     relevant = test.ratings >= relevance
     test_users = np.unique(test.users)
     users = np.unique(test.users[relevant])
     rel_keys = np.sort(test.users[relevant] * n_items + test.items[relevant])
     n_relevant = np.bincount(test.users[relevant], minlength=int(test_users.max(initial=-1)) + 1)
-    train_order = np.argsort(train.users, kind="stable")
-    train_users, train_items = train.users[train_order], train.items[train_order]
+    order = np.argsort(train.items, kind="stable")
+    seen = (train.users[order], train.items[order])
     sums = {f"{m}@{k}": 0.0 for k in ks for m in METRIC_NAMES}
-    batch = max(1, max_cells // max(n_items, 1))
-    for start in range(0, len(users), batch):
-        chunk = users[start : start + batch]
-        scores = np.asarray(score(chunk), dtype=np.float32).reshape(len(chunk), n_items)
-        seen = _seen_mask(chunk, train_users, train_items, n_items)
-        top = top_k(scores, seen, ks[-1])
+    if by == "users":
+        user_step, item_step = max(1, max_cells // max(n_items, 1)), max(n_items, 1)
+    else:
+        user_step = max(len(users), 1)
+        item_step = max(1, max_cells // user_step)
+    for start in range(0, len(users), user_step):
+        chunk = users[start : start + user_step]
+        top = _top_items(score, chunk, seen, n_items, item_step, ks[-1])
         hits = np.isin(chunk[:, None] * n_items + top, rel_keys) & (top >= 0)
         for k in ks:
             for name, values in user_metrics(hits, n_relevant[chunk], k).items():
@@ -156,26 +170,67 @@ def ranking_metrics(
     }
 
 
-def _seen_mask(chunk, train_users, train_items, n_items: int) -> np.ndarray:
-    """(len(chunk), n_items) mask of the items each user of ``chunk`` rated in train;
-    ``train_users`` sorted ascending, ``chunk`` ascending."""
-    lo = np.searchsorted(train_users, chunk, side="left")
-    counts = np.searchsorted(train_users, chunk, side="right") - lo
-    rows = np.repeat(np.arange(len(chunk)), counts)
-    starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-    mask = np.zeros((len(chunk), n_items), dtype=bool)
-    mask[rows, train_items[starts + np.arange(counts.sum())]] = True
+def _top_items(score, users, seen, n_items: int, step: int, k: int) -> np.ndarray:
+    """Each user's top ``k`` items (-1 padded), merging blocks of ``step`` items in
+    ascending order: the running list comes first, so ties still go to the lower index."""
+    best_items = np.full((len(users), 0), -1, dtype=np.int64)
+    best_scores = np.zeros((len(users), 0), dtype=np.float64)
+    for a in range(0, n_items, step):
+        items = np.arange(a, min(a + step, n_items))
+        block = np.asarray(score(users, items), dtype=np.float64).reshape(len(users), len(items))
+        cand_items = np.hstack([best_items, np.broadcast_to(items, block.shape)])
+        cand_scores = np.hstack([best_scores, block])
+        exclude = np.hstack([best_items < 0, _seen_block(users, items, *seen)])
+        pick = top_k(cand_scores, exclude, k)
+        found = pick >= 0
+        pick = np.where(found, pick, 0)
+        best_items = np.where(found, np.take_along_axis(cand_items, pick, axis=1), -1)
+        best_scores = np.take_along_axis(cand_scores, pick, axis=1)
+    return best_items
+
+
+def _seen_block(users, items, train_users, train_items) -> np.ndarray:
+    """(len(users), len(items)) mask of the training ratings of ``users`` (ascending) on the
+    contiguous ``items``; ``train_items`` ascending."""
+    mask = np.zeros((len(users), len(items)), dtype=bool)
+    if not len(items):
+        return mask
+    lo, hi = np.searchsorted(train_items, [items[0], items[-1] + 1])
+    u, i = train_users[lo:hi], train_items[lo:hi]
+    pos = np.minimum(np.searchsorted(users, u), len(users) - 1)
+    ok = users[pos] == u
+    mask[pos[ok], i[ok] - items[0]] = True
     return mask
 
 
-def recommender_scorer(predict_inner: Callable[[np.ndarray, np.ndarray], np.ndarray], n_items: int):
-    """A :data:`Scorer` from ``predict_inner(users, items)`` (inner indices; e.g.
-    :meth:`aerec.recommender.AutoRecommender.predict_inner`, whose clipped predictions are
-    what ``aerec recommend`` ranks by)."""
-    items = np.arange(n_items)
+def predict_inner_scorer(predict_inner: Callable[[np.ndarray, np.ndarray], np.ndarray]):
+    """A :data:`BlockScorer` from ``predict_inner(users, items)`` over cells (inner indices;
+    e.g. :meth:`aerec.recommender.AutoRecommender.predict_inner`, whose clipped predictions
+    are what ``aerec recommend`` ranks by)."""
 
-    def score(users: np.ndarray) -> np.ndarray:
-        pred = predict_inner(np.repeat(users, n_items), np.tile(items, len(users)))
-        return np.asarray(pred).reshape(len(users), n_items)
+    def score(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        pred = predict_inner(np.repeat(users, len(items)), np.tile(items, len(users)))
+        return np.asarray(pred).reshape(len(users), len(items))
 
     return score
+
+
+def recommender_scorer(rec) -> tuple[BlockScorer, str]:
+    """The scorer of a fitted :class:`~aerec.recommender.AutoRecommender` and the direction
+    to call it in: whole rows of the model (a user's items for user-based models, an item's
+    users for item-based ones) from its predictor, clipped to the scale as ``predict_inner``
+    clips them; ``predict_inner`` cell by cell where the predictor has no ``rows``."""
+    rows = getattr(getattr(rec, "predictor_", None), "rows", None)
+    if rows is None:
+        return predict_inner_scorer(rec.predict_inner), "users"
+    low, high = rec.scale_.low, rec.scale_.high
+    device = rec.inputs_.device
+    user_based = rec.config.based == "user"
+
+    def score(users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        along, across = (users, items) if user_based else (items, users)
+        pred = rows(torch.as_tensor(along, device=device))
+        pred = pred[:, torch.as_tensor(across, device=device)].cpu().numpy()
+        return np.clip(pred if user_based else pred.T, low, high)
+
+    return score, "users" if user_based else "items"
