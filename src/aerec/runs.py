@@ -392,7 +392,7 @@ def evaluate_run(folder: str | Path, data_dir=None, dataset: str | None = None) 
             f"{data.name} data; evaluate it on the data it was trained on"
         )
     rec = AutoRecommender.load(Path(folder) / "model")
-    return _metrics_of(rec, parts)
+    return _metrics_of(rec, parts) | {"ranking": test_ranking(rec, data, parts, data_config)}
 
 
 def _metrics_of(rec: AutoRecommender, parts: Split) -> dict:

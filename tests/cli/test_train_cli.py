@@ -108,6 +108,10 @@ def test_evaluate_reproduces_the_stored_metrics(run_dir, capsys):
     again = json.loads(out)
     stored = json.loads((run_dir / "metrics.json").read_text())
     assert again["test_rmse"] == pytest.approx(stored["test_rmse"], abs=1e-6)
+    for key in ("ndcg@10", "recall@20", "map@5"):
+        assert again["ranking"][key] == pytest.approx(stored["ranking"][key], abs=1e-6)
+    code, out, _ = run_cli(["evaluate", str(run_dir)], capsys)
+    assert code == 0 and "test_ndcg@10 " in out
     assert again["test_user_rmse"] == pytest.approx(stored["test_user_rmse"], abs=1e-6)
 
 

@@ -228,9 +228,11 @@ def evaluate(run_dir: Path, data_dir, dataset, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
     else:
+        ranking = metrics.pop("ranking", None) or {}
+        shown = metrics | {f"test_{k}": v for k, v in ranking.items() if "@" in k}
         click.echo(
             "  ".join(
-                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()
             )
         )
 
