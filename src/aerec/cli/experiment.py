@@ -92,9 +92,11 @@ def run(
     if dry_run:
         planned = plan(spec, runs_dir, overrides, reuse)
         lines = pd.DataFrame(
-            [(p.status, p.run.row.label, p.run.seed, str(p.folder)) for p in planned],
-            columns=["status", "configuration", "seed", "folder"],
+            [(p.status, p.run.row.label, p.run.fold, p.run.seed, str(p.folder)) for p in planned],
+            columns=["status", "configuration", "fold", "seed", "folder"],
         )
+        if lines["fold"].isna().all():
+            lines = lines.drop(columns="fold")
         click.echo(lines.to_string(index=False))
         counts = lines["status"].value_counts().to_dict()
         click.echo(f"{len(planned)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
