@@ -187,3 +187,26 @@ def test_the_folds_come_out_of_the_official_zip(tmp_path):
             z.write(path, f"ml-100k/{path.name}")
     data, parts = load_data(DataConfig(str(archive), split="predefined", fold="u1"), seed=1)
     assert len(parts.test) == 10 and data.name == "ml-100k/u1"
+
+
+@pytest.mark.parametrize("based", ["user", "item"])
+def test_cold_test_pairs_get_the_fallback_and_are_counted(pair, tmp_path, based):
+    """User 99 and item 77 of the test file have no training rating: the model predicts the
+    mean training rating for both pairs and metrics.json counts them."""
+    import json
+
+    from aerec.models.config import model_config
+    from aerec.runs import RunConfig, train_run
+    from aerec.training import TrainConfig
+
+    train, test = pair
+    config = RunConfig(
+        model_config("autorec", based=based, hidden=4),
+        DataConfig(split="files", train=str(train), test=str(test)),
+        TrainConfig(epochs=1),
+        seed=1,
+    )
+    metrics = train_run(config, tmp_path / "run")
+    assert metrics["test_fallback"] == 2 and metrics["split"]["test_cold_ratings"] == 2
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test_fallback"] == 2
+    assert metrics["ranking"]["cold_users"] == 1  # user 99 rated item 3 with 5: relevant
