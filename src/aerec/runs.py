@@ -70,7 +70,8 @@ class DataConfig:
         without ``val``, validation is carved from train (see :mod:`aerec.data.files`).
     relevance: a test rating at or above this is relevant to the ranking metrics
         (None: 4.0).
-    ranking_k: the list lengths K of the ranking metrics (None: 5, 10, 20).
+    ranking_k: the list lengths K of the ranking metrics (None: 5, 10, 20; empty: no
+        ranking metrics).
 
     Fields left at None are not written to config.toml, so configs that do not use them
     keep their run ids.
@@ -164,7 +165,7 @@ def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = Fal
             seed=split_seed,
             test_size=config.test_size,
             val_size=config.val_size,
-            k=config.k or DEFAULT_K,
+            k=DEFAULT_K if config.k is None else config.k,
             fold=config.fold or 0,
         )
     if config.eval_filter:
@@ -202,7 +203,8 @@ def check_split_fields(config: DataConfig) -> None:
     if config.k is not None and method != "kfold":
         raise ConfigError(f"k is the number of folds of split = 'kfold', not of {method!r}")
     if method == "kfold":
-        k, fold = config.k or DEFAULT_K, 0 if config.fold is None else config.fold
+        k = DEFAULT_K if config.k is None else config.k
+        fold = 0 if config.fold is None else config.fold
         if isinstance(fold, str) or k < 2 or not 0 <= fold < k:
             raise ConfigError(f"kfold needs k >= 2 and a fold 0..k-1, got k={k}, fold={fold!r}")
     elif method == "predefined":
@@ -220,7 +222,7 @@ def fold_names(config: DataConfig) -> tuple[int | str, ...]:
     """Every fold of the config's split: ``0..k-1`` (kfold), the release's cross-validation
     folds (predefined: ML-100K's ``u1`` .. ``u5``)."""
     if config.split == "kfold":
-        return tuple(range(config.k or DEFAULT_K))
+        return tuple(range(DEFAULT_K if config.k is None else config.k))
     if config.split == "predefined":
         return CV_FOLDS.get(_release_name(config.dataset), CV_FOLDS["ml-100k"])
     raise ConfigError(f"folds need split = 'kfold' or 'predefined', not {config.split!r}")
@@ -329,7 +331,10 @@ def _metrics(rec: AutoRecommender, parts: Split, seconds: float) -> dict:
 
 
 def test_ranking(rec: AutoRecommender, data: EncodedData, parts: Split, config: DataConfig):
-    """The ranking metrics of ``rec`` on the test split (:mod:`aerec.evaluation.ranking`)."""
+    """The ranking metrics of ``rec`` on the test split (:mod:`aerec.evaluation.ranking`);
+    None when ``ranking_k`` is empty (ranking off)."""
+    if config.ranking_k == ():
+        return None
     scorer, by = recommender_scorer(rec)
     return ranking_metrics(
         scorer,

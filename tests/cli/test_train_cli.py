@@ -74,11 +74,13 @@ def test_train_kfold_trains_the_fold_it_is_given(tmp_path, capsys):
     for fold in ("0", "2"):
         out = tmp_path / f"fold{fold}"
         args = ["train", "--dataset", DATASET, "--hidden", "8", "--split", "kfold", "--k", "3"]
-        code, _, err = run_cli([*args, "--fold", fold, "--out", str(out), *FAST], capsys)
+        off = ["--ranking-k", ""] if fold == "2" else []  # and the ranking turned off
+        code, _, err = run_cli([*args, "--fold", fold, *off, "--out", str(out), *FAST], capsys)
         assert code == 0, err
         assert f"fold = {fold}" in (out / "config.toml").read_text()
         reports.append(json.loads((out / "metrics.json").read_text())["split"])
     assert [r["fold"] for r in reports] == [0, 2] and reports[0] != reports[1]
+    assert json.loads((tmp_path / "fold2" / "metrics.json").read_text())["ranking"] is None
 
 
 def test_train_on_files_with_ranking_options(tmp_path, capsys):

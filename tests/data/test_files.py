@@ -125,6 +125,7 @@ def test_files_on_different_scales_are_refused(pair, tmp_path):
         ({"split": "random", "fold": 1}, "fold is for split"),
         ({"split": "kfold", "k": 3, "fold": 3}, "kfold needs k >= 2 and a fold 0..k-1"),
         ({"split": "kfold", "fold": "u1"}, "kfold needs"),
+        ({"split": "kfold", "k": 0}, "kfold needs k >= 2"),
         ({"split": "predefined", "fold": "u9"}, "needs the release's fold"),
         ({"split": "nope"}, "unknown split"),
     ],

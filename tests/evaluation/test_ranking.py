@@ -158,7 +158,9 @@ def test_predict_inner_scorer_asks_for_each_cell_of_the_block():
     assert calls == [6]
 
 
-@pytest.mark.parametrize(("relevance", "ks"), [(float("nan"), None), (None, [0]), (None, [5, 5])])
+@pytest.mark.parametrize(
+    ("relevance", "ks"), [(float("nan"), None), (None, [0]), (None, [5, 5]), (None, [-1, 5])]
+)
 def test_bad_settings_are_config_errors(relevance, ks):
     with pytest.raises(ConfigError):
         check_ranking(relevance, ks)

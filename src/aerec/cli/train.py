@@ -141,7 +141,9 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
     "--fold", callback=_fold, help="Test fold: 0..k-1 (kfold) or a release's (predefined: u1..ub)."
 )
 @click.option("--relevance", type=float, help="Ranking metrics: relevant test rating >= [4].")
-@click.option("--ranking-k", callback=_ks, help="Ranking metrics' K, e.g. 5,10,20 [5,10,20].")
+@click.option(
+    "--ranking-k", callback=_ks, help="Ranking metrics' K, e.g. 5,10,20 [5,10,20]; '' for none."
+)
 @click.option("--seed", type=int, help="Seed of the split, initialisation and batches [42].")
 @click.option("--hidden", type=int, help="AutoRec hidden size [500].")
 @click.option("--layers", callback=_layers, help="Deep AutoRec sizes, e.g. 256,512,256.")

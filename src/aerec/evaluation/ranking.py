@@ -43,10 +43,10 @@ BlockScorer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def check_ranking(relevance: float | None, ks: Sequence[int] | None) -> None:
-    """One-line errors for a bad relevance threshold or list of K."""
+    """One-line errors for a bad relevance threshold or list of K (empty: ranking off)."""
     if relevance is not None and not np.isfinite(relevance):
         raise ConfigError(f"relevance must be a finite rating, got {relevance!r}")
-    if ks is not None and (not ks or any(k < 1 for k in ks) or len(set(ks)) != len(ks)):
+    if ks is not None and (any(k < 1 for k in ks) or len(set(ks)) != len(ks)):
         raise ConfigError(f"ranking_k must be distinct integers >= 1, got {list(ks)}")
 
 
