@@ -89,7 +89,7 @@ def test_the_report_shows_each_fold_and_the_ranking(kfold_cv, tmp_path):
     md = build_report(runs_dir, tmp_path / "report")["md"].read_text()
     assert "Cross-validation: each fold's figures" in md
     assert "mean ± std over folds x seeds" in md and "Top-N ranking on test" in md
-    assert "NDCG@10" in md
+    assert "NDCG@10" in md and "| folds |" in md
 
 
 def test_the_release_folds_as_cross_validation(tmp_path, monkeypatch):

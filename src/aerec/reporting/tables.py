@@ -29,12 +29,13 @@ def overview_table(experiments: list[Experiment]) -> pd.DataFrame:
                 "split": _distinct(t, "split"),
                 "split seed": _split_seed(t),
                 "seeds": _distinct(t, "seed"),
+                **({"folds": _distinct(t, "fold")} if has_folds(t) else {}),
                 "configurations": t["row"].nunique() if not t.empty else 0,
                 "finished runs": len(t),
                 "overrides": ", ".join(f"--{k} {_plain(v)}" for k, v in overrides.items()),
             }
         )
-    return pd.DataFrame(lines)
+    return pd.DataFrame(lines).fillna("")
 
 
 def results_table(table: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
