@@ -147,7 +147,8 @@ def _print_summary(table: pd.DataFrame) -> None:
     paired = [compare_to_baselines(table, m) for m in ("test_rmse", "test_user_rmse")]
     if not paired[0].empty:
         click.echo()
-        click.echo(tables.paired_table(*paired).to_string(index=False))
+        over = "folds x seeds" if tables.has_folds(table) else "seeds"
+        click.echo(tables.paired_table(*paired, over).to_string(index=False))
 
 
 @click.command("report")

@@ -103,7 +103,7 @@ def experiment_blocks(experiment: Experiment, skip: int) -> list[Block]:
     paired = [compare_to_baselines(table, m) for m in ("test_rmse", "test_user_rmse")]
     if not paired[0].empty:
         caption = f"Paired difference with the baseline over the same {over}, 95% t interval"
-        blocks.append(Table(paired_table(*paired), caption))
+        blocks.append(Table(paired_table(*paired, over), caption))
     blocks += _figures(experiment, summary, skip)
     return blocks
 

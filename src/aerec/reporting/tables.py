@@ -124,7 +124,9 @@ def _number(value: object) -> str:
     return "" if _nan(value) else f"{value:.4f}"
 
 
-def paired_table(global_: pd.DataFrame, per_user: pd.DataFrame) -> pd.DataFrame:
+def paired_table(
+    global_: pd.DataFrame, per_user: pd.DataFrame, replicates: str = "seeds"
+) -> pd.DataFrame:
     """Both metrics' paired comparisons side by side (from ``compare_to_baselines``)."""
     out = []
     for g, u in zip(global_.itertuples(), per_user.itertuples(), strict=True):
@@ -132,7 +134,7 @@ def paired_table(global_: pd.DataFrame, per_user: pd.DataFrame) -> pd.DataFrame:
             {
                 "configuration": g.row,
                 "baseline": g.baseline,
-                "paired seeds": g.n,
+                f"paired {replicates}": g.n,
                 "Δ global RMSE [95% CI]": diff_ci(g.mean_diff, g.ci_low, g.ci_high),
                 "verdict (global)": g.verdict,
                 "Δ per-user RMSE [95% CI]": diff_ci(u.mean_diff, u.ci_low, u.ci_high),
