@@ -134,11 +134,13 @@ def build_config(config_file: Path | None, seed: int | None, options: dict) -> R
     "--val",
     "val_file",
     type=_FILE,
-    help="Validation ratings (--split files; default: 5%% of train).",
+    help="Validation ratings (--split files; default: 5% of train).",
 )
 @click.option("--k", type=int, help="Number of folds (--split kfold) [5].")
 @click.option(
-    "--fold", callback=_fold, help="Test fold: 0..k-1 (kfold) or a release's (predefined: u1..ub)."
+    "--fold",
+    callback=_fold,
+    help="Test fold: 0..k-1 (kfold) or the release's (predefined: u1..u5, ua, ub).",
 )
 @click.option("--relevance", type=float, help="Ranking metrics: relevant test rating >= [4].")
 @click.option(
