@@ -211,3 +211,11 @@ def test_cold_test_pairs_get_the_fallback_and_are_counted(pair, tmp_path, based)
     assert metrics["test_fallback"] == 2 and metrics["split"]["test_cold_ratings"] == 2
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["test_fallback"] == 2
     assert metrics["ranking"]["cold_users"] == 1  # user 99 rated item 3 with 5: relevant
+
+
+def test_a_validation_file_overlapping_test_is_refused(pair, tmp_path):
+    train, test = pair
+    val = write(tmp_path / "v.tsv", [(99, 3, 5, 0)])  # the test file's (99, 3)
+    config = DataConfig(split="files", train=str(train), test=str(test), val=str(val))
+    with pytest.raises(DataError, match=r"the validation file shares 1 .* with the test file"):
+        load_data(config, 1)

@@ -155,17 +155,23 @@ def _scale(scale: RatingScale) -> str:
 
 def _check_disjoint(parsed: list) -> None:
     """No (user, item) pair in two files: a test rating also in train would leak."""
-    seen: list[tuple[str, Path, pd.MultiIndex]] = []
-    for _, label, path, data in parsed:
-        pairs = pd.MultiIndex.from_frame(data.ratings[["user", "item"]].astype(str))
-        for other_label, other_path, other in seen:
-            shared = pairs.isin(other)
+    frames = [data.ratings for *_, data in parsed]
+    users, _ = pd.factorize(pd.concat([f["user"] for f in frames], ignore_index=True))
+    items, item_ids = pd.factorize(pd.concat([f["item"] for f in frames], ignore_index=True))
+    keys = np.split(users * len(item_ids) + items, np.cumsum([len(f) for f in frames])[:-1])
+    for j in range(1, len(parsed)):
+        for i in range(j):
+            shared = np.isin(keys[j], keys[i])
             if shared.any():
-                row = int(np.argmax(shared))
-                user, item = pairs[row]
-                raise DataError(
-                    f"{path}: the {label} file shares {int(shared.sum())} (user, item) pairs "
-                    f"with the {other_label} file {other_path}, first user {user} item {item}; "
-                    f"the sets must be disjoint"
-                )
-        seen.append((label, path, pairs))
+                _overlap_error(parsed[j], parsed[i], shared)
+
+
+def _overlap_error(part: tuple, other: tuple, shared: np.ndarray) -> None:
+    (_, label, path, data), (_, other_label, other_path, _) = part, other
+    row = int(np.argmax(shared))
+    user, item = data.ratings["user"].iloc[row], data.ratings["item"].iloc[row]
+    raise DataError(
+        f"{path}: the {label} file shares {int(shared.sum())} (user, item) pairs with the "
+        f"{other_label} file {other_path}, first user {user} item {item}; the sets must be "
+        f"disjoint"
+    )
