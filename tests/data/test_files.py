@@ -219,3 +219,12 @@ def test_a_validation_file_overlapping_test_is_refused(pair, tmp_path):
     config = DataConfig(split="files", train=str(train), test=str(test), val=str(val))
     with pytest.raises(DataError, match=r"the validation file shares 1 .* with the test file"):
         load_data(config, 1)
+
+
+def test_half_star_dat_files_are_on_the_half_star_scale(tmp_path):
+    train = tmp_path / "ratings.dat"
+    train.write_text("1::10::4.5::0\n1::11::0.5::0\n2::10::4::0\n")
+    test = tmp_path / "test.dat"
+    test.write_text("2::11::3.5::0\n")
+    data, parts = load_data(DataConfig(split="files", train=str(train), test=str(test)), seed=1)
+    assert (data.scale.low, data.scale.high) == (0.5, 5.0) and len(parts.test) == 1

@@ -33,6 +33,7 @@ from aerec.data.parsers import (
     CustomFormat,
     Table,
     Where,
+    float_column,
     read_custom,
     read_items,
     read_table,
@@ -108,16 +109,17 @@ def read_ratings_file(path: Path, fmt: CustomFormat | None = None) -> RatingsDat
     if layout is None:
         return read_custom(path, fmt or CustomFormat())
     table, scale = layout
-    scale = fmt.scale if fmt is not None else scale
     raw = read_table(path, table)
+    scale = fmt.scale if fmt is not None else scale or _inferred_scale(raw, path, table)
     ratings = validate_ratings(raw, Where(path, table.first_line), scale, numeric_ids=True)
     return RatingsData(path.stem, ratings, scale)
 
 
-def _layout(first: str) -> tuple[Table, RatingScale] | None:
-    """The release layout a first line shows, and the release's scale; None: a custom file."""
+def _layout(first: str) -> tuple[Table, RatingScale | None] | None:
+    """The release layout a first line shows and its scale (None: from the ratings); None:
+    a custom file."""
     if "::" in first:
-        return Table("::", RATING_COLUMNS, required=RATING_COLUMNS), STARS
+        return Table("::", RATING_COLUMNS, required=RATING_COLUMNS), None
     if first.replace('"', "").startswith("userId,movieId,rating"):
         header = ("userId", "movieId", "rating", "timestamp")
         return Table(
@@ -127,8 +129,15 @@ def _layout(first: str) -> tuple[Table, RatingScale] | None:
         fields = first.split(sep)
         if len(fields) in (3, 4) and all(_is_number(v) for v in fields):
             columns = RATING_COLUMNS[: len(fields)]
-            return Table(sep, columns, required=columns), STARS
+            return Table(sep, columns, required=columns), None
     return None
+
+
+def _inferred_scale(raw: pd.DataFrame, path: Path, table: Table) -> RatingScale:
+    """Half stars (0.5-5, ML-10M's ``ratings.dat``) when a rating is not a whole number, else
+    whole stars (1-5, ``u.data``, ML-1M's ``ratings.dat``)."""
+    ratings = float_column(raw, "rating", Where(path, table.first_line), "rating")
+    return HALF_STARS if (ratings != np.round(ratings)).any() else STARS
 
 
 def _is_number(text: str) -> bool:
