@@ -69,3 +69,21 @@ def test_a_run_without_threads_takes_its_share_of_the_cores(tmp_path, monkeypatc
     assert calls == [3]
     train_run(config, tmp_path / "s", RunOptions(threads=1))
     assert calls == [3, 1]
+
+
+def test_kfold_uses_the_configured_fold():
+    """Each fold of DataConfig(split='kfold', k, fold) tests other ratings: the folds
+    partition the data (before DataConfig carried k and fold, every run got fold 0)."""
+    tests = []
+    for fold in range(3):
+        data, parts = load_data(DataConfig(DATASET, split="kfold", k=3, fold=fold), seed=1)
+        assert parts.report["k"] == 3 and parts.report["fold"] == fold
+        tests.append(set(zip(parts.test.users.tolist(), parts.test.items.tolist(), strict=True)))
+    assert not tests[0] & tests[1] and not tests[1] & tests[2] and not tests[0] & tests[2]
+    assert sum(map(len, tests)) == len(data.interactions)
+
+
+def test_unused_split_fields_keep_the_config_dict_and_run_ids():
+    from aerec.config import to_dict
+
+    assert set(to_dict(DataConfig())) == {"dataset", "split", "test_size", "data_seed"}

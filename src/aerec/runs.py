@@ -23,12 +23,20 @@ import pandas as pd
 import torch
 
 from aerec.config import dumps_toml, from_dict, read_toml, to_dict
-from aerec.data import load
-from aerec.data.loading import SYNTHETIC_PREFIX
+from aerec.data import DATASETS, load
+from aerec.data.files import ALL_FOLDS, CV_FOLDS, PART, read_fold, read_parts
+from aerec.data.loading import SYNTHETIC_PREFIX, locate_release
 from aerec.data.parsers import custom_format
-from aerec.data.splits import Split, split
+from aerec.data.splits import FILE_SPLITS, RUN_SPLITS, Split, split, split_labelled
 from aerec.data.types import EncodedData, RatingsData, encode
 from aerec.errors import AerecError, CheckpointError, ConfigError, DiskFullError, TrainingError
+from aerec.evaluation.ranking import (
+    DEFAULT_KS,
+    DEFAULT_RELEVANCE,
+    check_ranking,
+    ranking_metrics,
+    recommender_scorer,
+)
 from aerec.io import write_json, write_text
 from aerec.models import MODELS, ModelConfig, entry, model_config
 from aerec.plan import Plan, as_plan
@@ -45,6 +53,11 @@ from aerec.runfolder import (
 from aerec.training import RunOptions, TrainConfig, checkpoint
 from aerec.training.callbacks import TensorBoardLogger
 from aerec.training.distributed import is_main_process
+
+DEFAULT_K = 5
+"""Folds of ``kfold`` when ``k`` is not given."""
+DEFAULT_FOLD = "u1"
+"""The fold of ``predefined`` when ``fold`` is not given."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,18 @@ class DataConfig:
     columns, sep, scale: the format of a ratings file of your own (``dataset`` a path):
         its ``[user, item, rating(, timestamp)]`` column names, field separator and rating
         scale ``[low, high]`` (None: ``user,item,rating[,timestamp]``, ``,`` or tab, 1 to 5).
+    k: the number of folds of ``kfold`` (None: 5).
+    fold: the test fold: ``0..k-1`` for ``kfold`` (None: 0); a release's own fold for
+        ``predefined`` (ML-100K: ``u1`` .. ``u5``, ``ua``, ``ub``; None: ``u1``).
+    train, test, val: the ratings files of ``split = "files"`` (any format aerec reads);
+        without ``val``, validation is carved from train (see :mod:`aerec.data.files`).
+    relevance: a test rating at or above this is relevant to the ranking metrics
+        (None: 4.0).
+    ranking_k: the list lengths K of the ranking metrics (None: 5, 10, 20; empty: no
+        ranking metrics).
+
+    Fields left at None are not written to config.toml, so configs that do not use them
+    keep their run ids.
     """
 
     dataset: str = "ml-1m"
@@ -77,6 +102,16 @@ class DataConfig:
     columns: tuple[str, ...] | None = None
     sep: str | None = None
     scale: tuple[float, float] | None = None
+    k: int | None = None
+    fold: int | str | None = None
+    train: str | None = None
+    test: str | None = None
+    val: str | None = None
+    relevance: float | None = None
+    ranking_k: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        check_split_fields(self)
 
 
 @dataclass(frozen=True)
@@ -174,24 +209,39 @@ def _plan_over(base: Plan, train: dict | list, where: str) -> Plan:
 
 def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = False):
     """The encoded data set and its split, exactly as the run with ``seed`` used them."""
+    split_seed = config.split_seed if config.split_seed is not None else seed
     custom = custom_format(config.columns, config.sep, config.scale, "[data]")
     if custom is not None and config.dataset.startswith(SYNTHETIC_PREFIX):
         raise ConfigError(
             f"columns, sep and scale apply to a ratings file of your own, not to {config.dataset}"
         )
-    raw = load(
-        config.dataset, data_dir=data_dir, progress=progress, seed=config.data_seed, custom=custom
-    )
+    if config.split in FILE_SPLITS:
+        raw = _read_files(config, data_dir, progress)
+    else:
+        raw = load(
+            config.dataset,
+            data_dir=data_dir,
+            progress=progress,
+            seed=config.data_seed,
+            custom=custom,
+        )
     if config.user_filter:
         raw = filter_users(raw, config.user_filter)
     data = encode(raw)
-    parts = split(
-        data,
-        config.split,
-        seed=config.split_seed if config.split_seed is not None else seed,
-        test_size=config.test_size,
-        val_size=config.val_size,
-    )
+    if config.split in FILE_SPLITS:
+        extra = {"fold": config.fold or DEFAULT_FOLD} if config.split == "predefined" else {}
+        labels = raw.ratings[PART].to_numpy()
+        parts = split_labelled(data, labels, config.split, split_seed, config.val_size, extra)
+    else:
+        parts = split(
+            data,
+            config.split,
+            seed=split_seed,
+            test_size=config.test_size,
+            val_size=config.val_size,
+            k=DEFAULT_K if config.k is None else config.k,
+            fold=config.fold or 0,
+        )
     if config.eval_filter:
         users = data.user_vocab.lookup(filter_users(raw, config.eval_filter).ratings["user"])
         keep = np.isin(np.arange(data.n_users), users)
@@ -203,6 +253,57 @@ def load_data(config: DataConfig, seed: int, data_dir=None, progress: bool = Fal
         }
         parts = Split(parts.train, val, test, report)
     return data, parts
+
+
+def _read_files(config: DataConfig, data_dir, progress: bool) -> RatingsData:
+    """The union of a file split's ratings, column ``part`` naming each one's set."""
+    if config.split == "files":
+        return read_parts(config.train, config.test, config.val)
+    release = locate_release(config.dataset, data_dir=data_dir, progress=progress)
+    fold = DEFAULT_FOLD if config.fold is None else str(config.fold)
+    return read_fold(release.folder, release.spec, fold, release.name)
+
+
+def check_split_fields(config: DataConfig) -> None:
+    """Each split's own fields are set where they apply, and valid; one-line errors."""
+    method = config.split
+    if method not in RUN_SPLITS:
+        raise ConfigError(f"unknown split {method!r}; choose one of {', '.join(RUN_SPLITS)}")
+    given = [name for name in ("train", "test", "val") if getattr(config, name) is not None]
+    if method == "files" and (config.train is None or config.test is None):
+        raise ConfigError("split = 'files' needs a train and a test file (--train F --test F)")
+    if method != "files" and given:
+        raise ConfigError(f"{given[0]} = ... is for split = 'files', not {method!r}")
+    if config.k is not None and method != "kfold":
+        raise ConfigError(f"k is the number of folds of split = 'kfold', not of {method!r}")
+    if method == "kfold":
+        k = DEFAULT_K if config.k is None else config.k
+        fold = 0 if config.fold is None else config.fold
+        if isinstance(fold, str) or k < 2 or not 0 <= fold < k:
+            raise ConfigError(f"kfold needs k >= 2 and a fold 0..k-1, got k={k}, fold={fold!r}")
+    elif method == "predefined":
+        if config.fold is not None and config.fold not in ALL_FOLDS:
+            raise ConfigError(
+                f"split = 'predefined' needs the release's fold, one of {', '.join(ALL_FOLDS)}; "
+                f"got fold = {config.fold!r}"
+            )
+    elif config.fold is not None:
+        raise ConfigError(f"fold is for split = 'kfold' or 'predefined', not {method!r}")
+    check_ranking(config.relevance, config.ranking_k)
+
+
+def fold_names(config: DataConfig) -> tuple[int | str, ...]:
+    """Every fold of the config's split: ``0..k-1`` (kfold), the release's cross-validation
+    folds (predefined: ML-100K's ``u1`` .. ``u5``)."""
+    if config.split == "kfold":
+        return tuple(range(DEFAULT_K if config.k is None else config.k))
+    if config.split == "predefined":
+        return CV_FOLDS.get(_release_name(config.dataset), CV_FOLDS["ml-100k"])
+    raise ConfigError(f"folds need split = 'kfold' or 'predefined', not {config.split!r}")
+
+
+def _release_name(dataset: str) -> str:
+    return dataset if dataset in DATASETS else Path(dataset).name
 
 
 def filter_users(data: RatingsData, query: str) -> RatingsData:
@@ -310,6 +411,7 @@ def _train(config, out, options, data, parts, resume, logger, main, share=None) 
         )
     seconds = time.perf_counter() - start
     metrics = _metrics(rec, parts, seconds) | {
+        "ranking": test_ranking(rec, data, parts, config.data),
         "data": fingerprint(data),
         "split": parts.report,
         "device": str(rec.inputs_.device),
@@ -414,6 +516,23 @@ def _metrics(rec: AutoRecommender, parts: Split, seconds: float) -> dict:
     }
 
 
+def test_ranking(rec: AutoRecommender, data: EncodedData, parts: Split, config: DataConfig):
+    """The ranking metrics of ``rec`` on the test split (:mod:`aerec.evaluation.ranking`);
+    None when ``ranking_k`` is empty (ranking off)."""
+    if config.ranking_k == ():
+        return None
+    scorer, by = recommender_scorer(rec)
+    return ranking_metrics(
+        scorer,
+        parts.train,
+        parts.test,
+        data.n_items,
+        config.ranking_k or DEFAULT_KS,
+        DEFAULT_RELEVANCE if config.relevance is None else config.relevance,
+        by=by,
+    )
+
+
 def _prepare_folder(out: Path, config: RunConfig, resume: bool) -> None:
     text = dumps_toml(config.to_dict())
     if resume and (out / "config.toml").exists():
@@ -480,7 +599,7 @@ def evaluate_run(folder: str | Path, data_dir=None, dataset: str | None = None) 
             f"{data.name} data; evaluate it on the data it was trained on"
         )
     rec = AutoRecommender.load(Path(folder) / "model")
-    return _metrics_of(rec, parts)
+    return _metrics_of(rec, parts) | {"ranking": test_ranking(rec, data, parts, data_config)}
 
 
 def _metrics_of(rec: AutoRecommender, parts: Split) -> dict:

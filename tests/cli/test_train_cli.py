@@ -60,12 +60,60 @@ def test_train_writes_a_complete_run_folder(run_dir):
     assert len(json.loads((run_dir / "history.json").read_text())) == 3
 
 
+def test_metrics_hold_the_test_ranking(run_dir, capsys):
+    ranking = json.loads((run_dir / "metrics.json").read_text())["ranking"]
+    assert ranking["k"] == [5, 10, 20] and ranking["relevance"] == 4.0
+    for key in ("precision@5", "recall@10", "ndcg@20", "map@10", "hit_rate@5"):
+        assert 0.0 <= ranking[key] <= 1.0, key
+    assert ranking["users"] > 0 and ranking["tie_break"] == "lower item index"
+
+
+def test_train_kfold_trains_the_fold_it_is_given(tmp_path, capsys):
+    """aerec train --split kfold --fold 2 tests fold 2 (it used to train fold 0 only)."""
+    reports = []
+    for fold in ("0", "2"):
+        out = tmp_path / f"fold{fold}"
+        args = ["train", "--dataset", DATASET, "--hidden", "8", "--split", "kfold", "--k", "3"]
+        off = ["--ranking-k", ""] if fold == "2" else []  # and the ranking turned off
+        code, _, err = run_cli([*args, "--fold", fold, *off, "--out", str(out), *FAST], capsys)
+        assert code == 0, err
+        assert f"fold = {fold}" in (out / "config.toml").read_text()
+        reports.append(json.loads((out / "metrics.json").read_text())["split"])
+    assert [r["fold"] for r in reports] == [0, 2] and reports[0] != reports[1]
+    assert json.loads((tmp_path / "fold2" / "metrics.json").read_text())["ranking"] is None
+
+
+def test_train_on_files_with_ranking_options(tmp_path, capsys):
+    rows = [(u, i, 1 + (u * i) % 5) for u in range(1, 31) for i in range(1, 13)]
+    train = tmp_path / "a.base"
+    train.write_text("".join(f"{u}\t{i}\t{r}\t0\n" for u, i, r in rows if (u + i) % 4))
+    test = tmp_path / "a.test"
+    test.write_text("".join(f"{u}\t{i}\t{r}\t0\n" for u, i, r in rows if not (u + i) % 4))
+    out = tmp_path / "files"
+    args = ["train", "--split", "files", "--train", str(train), "--test", str(test)]
+    args += ["--hidden", "8", "--relevance", "3", "--ranking-k", "1,3", "--out", str(out)]
+    code, printed, err = run_cli([*args, *FAST], capsys)
+    assert "test ranking (" in printed
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_n"] == sum(1 for u, i, _ in rows if not (u + i) % 4)
+    assert metrics["ranking"]["k"] == [1, 3] and metrics["ranking"]["relevance"] == 3.0
+    assert metrics["split"]["method"] == "files" and metrics["split"]["val_from_train"]
+    assert 'split = "files"' in (out / "config.toml").read_text()
+    code, _, err = run_cli(["evaluate", str(out), "--json"], capsys)
+    assert code == 0, err
+
+
 def test_evaluate_reproduces_the_stored_metrics(run_dir, capsys):
     code, out, _ = run_cli(["evaluate", str(run_dir), "--json"], capsys)
     assert code == 0
     again = json.loads(out)
     stored = json.loads((run_dir / "metrics.json").read_text())
     assert again["test_rmse"] == pytest.approx(stored["test_rmse"], abs=1e-6)
+    for key in ("ndcg@10", "recall@20", "map@5"):
+        assert again["ranking"][key] == pytest.approx(stored["ranking"][key], abs=1e-6)
+    code, out, _ = run_cli(["evaluate", str(run_dir)], capsys)
+    assert code == 0 and "test_ndcg@10 " in out
     assert again["test_user_rmse"] == pytest.approx(stored["test_user_rmse"], abs=1e-6)
 
 

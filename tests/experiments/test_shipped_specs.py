@@ -45,10 +45,23 @@ def test_every_shipped_toml_loads(path, tmp_path):
         return
     spec = load_spec(path)
     runs = expand_runs(spec)
-    assert len(runs) == len(expand_rows(spec)) * len(spec.seeds)
+    folds = len({r.fold for r in runs})
+    assert len(runs) == len(expand_rows(spec)) * len(spec.seeds) * folds
     assert len({r.run_id for r in runs}) == len(runs)
     assert {p.status for p in plan(spec, tmp_path)} == {"todo"}
+    if spec.folds is not None:  # cross-validation: the folds are the replicates
+        assert folds == 5
+        return
     assert len(spec.seeds) >= 3 and all(r.config.data.dataset == "ml-1m" for r in runs)
+
+
+def test_the_cross_validation_specs_are_shipped():
+    for name, dataset, split in (
+        ("ml100k-folds", "ml-100k", "predefined"),
+        ("ml1m-kfold", "ml-1m", "kfold"),
+    ):
+        runs = expand_runs(load_spec(ROOT / f"{name}.toml"))
+        assert {(r.config.data.dataset, r.config.data.split) for r in runs} == {(dataset, split)}
 
 
 @pytest.mark.parametrize("path", NOTEBOOK, ids=[f.name for f in NOTEBOOK])

@@ -104,9 +104,11 @@ def run(
     if dry_run:
         planned = plan(spec, runs_dir, overrides, reuse, only)
         lines = pd.DataFrame(
-            [(p.status, p.run.row.label, p.run.seed, str(p.folder)) for p in planned],
-            columns=["status", "configuration", "seed", "folder"],
+            [(p.status, p.run.row.label, p.run.fold, p.run.seed, str(p.folder)) for p in planned],
+            columns=["status", "configuration", "fold", "seed", "folder"],
         )
+        if lines["fold"].isna().all():
+            lines = lines.drop(columns="fold")
         click.echo(lines.to_string(index=False))
         counts = lines["status"].value_counts().to_dict()
         click.echo(f"{len(planned)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
@@ -140,16 +142,26 @@ def collect_cmd(spec_file, runs_dir, epochs, seeds, dataset):
 
 def _print_summary(table: pd.DataFrame) -> None:
     from aerec.experiments.stats import compare_to_baselines, summarize
-    from aerec.reporting.tables import METRICS, paired_table, results_table
+    from aerec.reporting import tables
 
     if table.empty:
         click.echo("no finished runs yet")
         return
-    click.echo(results_table(table, summarize(table, METRICS)).to_string(index=False))
+    summary = summarize(table, tables.METRICS)
+    click.echo(tables.results_table(table, summary).to_string(index=False))
+    ranking = tables.ranking_metrics(table)
+    if ranking:
+        click.echo()
+        ranked = tables.ranking_table(table, summarize(table, ranking))
+        click.echo(ranked.to_string(index=False))
+    if tables.has_folds(table):
+        click.echo()
+        click.echo(tables.fold_table(table).to_string(index=False))
     paired = [compare_to_baselines(table, m) for m in ("test_rmse", "test_user_rmse")]
     if not paired[0].empty:
         click.echo()
-        click.echo(paired_table(*paired).to_string(index=False))
+        over = "folds x seeds" if tables.has_folds(table) else "seeds"
+        click.echo(tables.paired_table(*paired, over).to_string(index=False))
 
 
 @click.command("report")

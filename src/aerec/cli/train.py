@@ -10,14 +10,31 @@ import click
 from aerec.cli.fields import config_options, split_options
 from aerec.cli.options import CHECKPOINT_EVERY, COLUMNS, DATA_DIR, SCALE, SEP, THREADS
 from aerec.config import read_toml
-from aerec.data.splits import SPLIT_METHODS
+from aerec.data.splits import RUN_SPLITS
 from aerec.errors import ConfigError
 from aerec.models import MODELS
 from aerec.runs import RunConfig, evaluate_run, read_run, train_run
 from aerec.training import RunOptions
 from aerec.training.distributed import is_main_process
 
-DATA_OPTIONS = ("dataset", "split", "test_size", "val_size", "columns", "sep", "scale")
+RANKING_SHOWN = ("precision", "recall", "ndcg", "map", "hit_rate")
+
+DATA_OPTIONS = {
+    "dataset": "dataset",
+    "split": "split",
+    "test_size": "test_size",
+    "val_size": "val_size",
+    "columns": "columns",
+    "sep": "sep",
+    "scale": "scale",
+    "train_file": "train",
+    "test_file": "test",
+    "val_file": "val",
+    "k": "k",
+    "fold": "fold",
+    "relevance": "relevance",
+    "ranking_k": "ranking_k",
+}
 """Data options of ``aerec train`` -> their [data] key; model and train options come from the
 registry's config classes and :class:`aerec.plan.TrainConfig` (see :mod:`aerec.cli.fields`)."""
 
@@ -29,6 +46,25 @@ TENSORBOARD = click.option(
 )
 
 
+def _fold(ctx, param, value: str | None):
+    """A kfold index (a number) or a release's fold name (``u1``)."""
+    if value is None:
+        return None
+    return int(value) if value.isdigit() else value
+
+
+def _ks(ctx, param, value: str | None):
+    if value is None:
+        return None
+    try:
+        return [int(v) for v in value.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list, e.g. 5,10,20") from None
+
+
+_FILE = click.Path(dir_okay=False)
+
+
 def build_config(
     config_file: Path | None, seed: int | None, options: dict, recipe: str | None = None
 ) -> RunConfig:
@@ -36,9 +72,9 @@ def build_config(
     values = read_toml(config_file) if config_file else {}
     values = {k: dict(v) if isinstance(v, dict) else v for k, v in values.items()}
     given = {k: v for k, v in options.items() if v is not None}
-    for option in DATA_OPTIONS:
+    for option, key in DATA_OPTIONS.items():
         if option in given and isinstance(values.setdefault("data", {}), dict):
-            values["data"][option] = given.pop(option)  # a non-table section: from_dict says so
+            values["data"][key] = given.pop(option)  # a non-table section: from_dict says so
     name = given.pop("model", None)
     if name is not None and isinstance(values.setdefault("model", {}), dict):
         values["model"]["name"] = name
@@ -73,9 +109,27 @@ def build_config(
 @SCALE
 @click.option("--model", type=click.Choice(list(MODELS)), help="Model [autorec].")
 @click.option("--recipe", help="The model's named recipe (default, authors, paper, ...).")
-@click.option("--split", type=click.Choice(SPLIT_METHODS), help="Split method [stratified].")
+@click.option("--split", type=click.Choice(RUN_SPLITS), help="Split method [stratified].")
 @click.option("--test-size", type=float)
 @click.option("--val-size", type=float)
+@click.option("--train", "train_file", type=_FILE, help="Training ratings (--split files).")
+@click.option("--test", "test_file", type=_FILE, help="Test ratings (--split files).")
+@click.option(
+    "--val",
+    "val_file",
+    type=_FILE,
+    help="Validation ratings (--split files; default: 5% of train).",
+)
+@click.option("--k", type=int, help="Number of folds (--split kfold) [5].")
+@click.option(
+    "--fold",
+    callback=_fold,
+    help="Test fold: 0..k-1 (kfold) or the release's (predefined: u1..u5, ua, ub).",
+)
+@click.option("--relevance", type=float, help="Ranking metrics: relevant test rating >= [4].")
+@click.option(
+    "--ranking-k", callback=_ks, help="Ranking metrics' K, e.g. 5,10,20 [5,10,20]; '' for none."
+)
 @click.option("--seed", type=int, help="Seed of the split, initialisation and batches [42].")
 @config_options
 @click.option(
@@ -121,6 +175,14 @@ def _print_metrics(metrics: dict, out: Path) -> None:
         f"best epoch {metrics['best_epoch']}/{metrics['epochs_run']}  "
         f"{metrics['train_seconds']:.0f} s  -> {out}"
     )
+    ranking = metrics.get("ranking") or {}
+    if not ranking.get("k"):
+        return
+    k = 10 if 10 in ranking["k"] else ranking["k"][-1]
+    keys = [f"{name}@{k}" for name in RANKING_SHOWN]
+    shown = [f"{key} {ranking[key]:.4f}" for key in keys if ranking.get(key) is not None]
+    if shown:
+        click.echo(f"test ranking ({ranking['users']} users): " + "  ".join(shown))
 
 
 @click.command()
@@ -134,9 +196,11 @@ def evaluate(run_dir: Path, data_dir, dataset, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
     else:
+        ranking = metrics.pop("ranking", None) or {}
+        shown = metrics | {f"test_{k}": v for k, v in ranking.items() if "@" in k}
         click.echo(
             "  ".join(
-                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in metrics.items()
+                f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()
             )
         )
 

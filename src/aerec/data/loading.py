@@ -92,6 +92,41 @@ def fetch(
     return _from_path(name, Path(name).expanduser(), cache_dir, custom)
 
 
+@dataclass(frozen=True)
+class Release:
+    """The extracted folder of a MovieLens release, its layout and its name."""
+
+    folder: Path
+    spec: DatasetSpec
+    name: str
+
+
+def locate_release(
+    name: str,
+    *,
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    download: bool = True,
+    progress: bool = False,
+) -> Release:
+    """The folder of release ``name`` (a registry name, or a release folder or zip), for
+    reading files beside its ratings (ML-100K's own folds)."""
+    if name in DATASETS:
+        spec = DATASETS[name]
+        folder = locate(
+            spec, data_dir=data_dir, cache_dir=cache_dir, download=download, progress=progress
+        )
+        return Release(folder, spec, name)
+    path = Path(name).expanduser()
+    if not path.exists() or (path.is_file() and not zipfile.is_zipfile(path)):
+        raise DataError(
+            f"{name!r} is not a MovieLens release (a registry name such as ml-100k, or its "
+            f"folder or zip); predefined folds come from a release"
+        )
+    spec, label = detect(path)
+    return Release(from_path(path, spec, cache_dir), spec, label)
+
+
 def _from_path(
     name: str, path: Path, cache_dir: str | Path | None, custom: CustomFormat | None
 ) -> Fetched:

@@ -29,6 +29,8 @@ FormatKind = Literal["ml-100k", "dat", "csv"]
 - ``csv``: ``ratings.csv`` and ``movies.csv`` with a header line (utf-8).
 """
 
+FOLDS_100K = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
+"""ML-100K's own folds: ``u1.base`` / ``u1.test`` and so on."""
 BASE_URL = "https://files.grouplens.org/datasets/movielens"
 STARS = RatingScale(1.0, 5.0)
 HALF_STARS = RatingScale(0.5, 5.0)
@@ -50,6 +52,8 @@ class DatasetSpec:
     items: str | None
     users: str | None
     scale: RatingScale
+    extra: tuple[str, ...] = ()
+    """Files extracted too when the zip has them (ML-100K's own folds), not required."""
 
     @property
     def url(self) -> str:
@@ -79,6 +83,7 @@ DATASETS: dict[str, DatasetSpec] = {
         "u.item",
         "u.user",
         STARS,
+        tuple(f"{fold}.{part}" for fold in FOLDS_100K for part in ("base", "test")),
     ),
     "ml-1m": DatasetSpec(
         "ml-1m",

@@ -188,7 +188,8 @@ def _members(archive: zipfile.ZipFile, zip_path: Path, spec: DatasetSpec) -> dic
     names = set(archive.namelist())
     for prefix in (f"{spec.folder}/", ""):
         if all(prefix + name in names for name in spec.files):
-            return {name: prefix + name for name in spec.files}
+            found = [name for name in spec.extra if prefix + name in names]
+            return {name: prefix + name for name in (*spec.files, *found)}
     wanted = [f"{spec.folder}/{name}" for name in spec.files]
     absent = [member for member in wanted if member not in names]
     raise DataError(

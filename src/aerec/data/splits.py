@@ -31,7 +31,18 @@ from aerec.errors import ConfigError
 
 SplitMethod = Literal["stratified", "random", "kfold", "temporal"]
 SPLIT_METHODS: tuple[str, ...] = ("stratified", "random", "kfold", "temporal")
-DEFAULT_VAL_SIZE = {"stratified": 0.1, "random": 0.05, "kfold": 0.1, "temporal": 0.1}
+FILE_SPLITS: tuple[str, ...] = ("files", "predefined")
+"""Splits given as files (:mod:`aerec.data.files`), made by :func:`split_labelled`."""
+RUN_SPLITS: tuple[str, ...] = SPLIT_METHODS + FILE_SPLITS
+"""Every split a run can use."""
+DEFAULT_VAL_SIZE = {
+    "stratified": 0.1,
+    "random": 0.05,
+    "kfold": 0.1,
+    "temporal": 0.1,
+    "files": 0.05,
+    "predefined": 0.05,
+}
 """Validation fractions: the notebook's 10%; EVALUATION.md's 5% for the papers' protocol."""
 
 
@@ -56,6 +67,8 @@ def split(
     unknown_timestamps: Literal["train", "drop"] = "train",
 ) -> Split:
     """Split ``data`` into train / validation / test; see the module docstring."""
+    if method in FILE_SPLITS:
+        raise ConfigError(f"split {method!r} reads its sets from files; give them to load_data")
     if method not in SPLIT_METHODS:
         raise ConfigError(f"unknown split {method!r}; choose one of {', '.join(SPLIT_METHODS)}")
     val_size = DEFAULT_VAL_SIZE[method] if val_size is None else val_size
@@ -76,9 +89,37 @@ def split(
         labels, extra = _temporal_labels(
             inter, data.n_users, test_size, val_size, unknown_timestamps, rng
         )
+    if method == "kfold":
+        extra |= {"k": k, "fold": fold}
     parts = [inter.take(np.flatnonzero(labels == code)) for code in (0, 1, 2)]
     report = _report(method, seed, *parts) | extra
     return Split(*parts, report=report)
+
+
+def split_labelled(
+    data: EncodedData,
+    labels: np.ndarray,
+    method: str = "files",
+    seed: int = 42,
+    val_size: float | None = None,
+    extra: dict | None = None,
+) -> Split:
+    """The split ``labels`` give (0 train, 1 validation, 2 test, per rating of ``data``).
+
+    Without validation ratings, ``val_size`` (default 5%) of the training ratings, drawn at
+    random with ``seed``, become the validation set."""
+    labels = np.asarray(labels, dtype=np.int8).copy()
+    val_size = DEFAULT_VAL_SIZE[method] if val_size is None else val_size
+    if not 0.0 <= val_size < 1.0:
+        raise ConfigError(f"val_size must be in [0, 1), got {val_size}")
+    carved = not (labels == VAL).any()
+    if carved:
+        train = np.flatnonzero(labels == TRAIN)
+        order = np.random.default_rng(seed).permutation(len(train))
+        labels[train[order[: int(round(val_size * len(train)))]]] = VAL
+    parts = [data.interactions.take(np.flatnonzero(labels == code)) for code in (0, 1, 2)]
+    info = {"val_from_train": carved} | (extra or {})
+    return Split(*parts, report=_report(method, seed, *parts) | info)
 
 
 TRAIN, VAL, TEST = 0, 1, 2

@@ -25,7 +25,7 @@ from aerec.experiments.spec import (
     parse_seeds,
 )
 from aerec.plan import cap_epochs
-from aerec.runs import RunConfig
+from aerec.runs import DataConfig, RunConfig, fold_names
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class ExperimentRun:
     seed: int
     config: RunConfig
     run_id: str
+    fold: int | str | None = None
 
 
 def expand_rows(spec: ExperimentSpec) -> list[Row]:
@@ -110,14 +111,48 @@ def expand_runs(
     rows = expand_rows(spec)
     runs = []
     for seed in seeds:
-        for row in rows:
-            config = row.config(seed)
-            if epochs is not None:
-                config = replace(config, train=cap_epochs(config.plan, epochs))
-            if dataset is not None:
-                config = replace(config, data=replace(config.data, dataset=dataset))
-            runs.append(ExperimentRun(row, seed, config, run_id(row.label, config)))
+        for fold in _all_folds(spec, rows):
+            for row in rows:
+                config = row.config(seed)
+                if epochs is not None:
+                    config = replace(config, train=cap_epochs(config.plan, epochs))
+                if dataset is not None:
+                    config = replace(config, data=replace(config.data, dataset=dataset))
+                if fold is None:
+                    runs.append(ExperimentRun(row, seed, config, run_id(row.label, config)))
+                    continue
+                if fold not in fold_list(spec, config):
+                    continue  # rows may have different folds (k, data set)
+                config = replace(config, data=_with_fold(config.data, fold, spec, row))
+                runs.append(
+                    ExperimentRun(row, seed, config, run_id(f"{row.label}-f{fold}", config), fold)
+                )
     return runs
+
+
+def fold_list(spec: ExperimentSpec, config: RunConfig) -> tuple[int | str, ...]:
+    """The folds a run config is trained on: the spec's list, or all of its split's."""
+    if spec.folds is None:
+        return ()
+    try:
+        return fold_names(config.data) if spec.folds == "all" else tuple(spec.folds)
+    except ConfigError as exc:
+        raise ConfigError(f"{spec.where}: {exc}") from None
+
+
+def _all_folds(spec: ExperimentSpec, rows: list[Row]) -> list[int | str | None]:
+    """Every fold of any row, in order; [None] without cross-validation."""
+    if spec.folds is None:
+        return [None]
+    folds = [f for row in rows for f in fold_list(spec, row.config(spec.seeds[0]))]
+    return list(dict.fromkeys(folds))
+
+
+def _with_fold(data: DataConfig, fold: int | str, spec: ExperimentSpec, row: Row) -> DataConfig:
+    try:
+        return replace(data, fold=fold)
+    except ConfigError as exc:
+        raise ConfigError(f"{spec.where}: row {row.label!r}, fold {fold!r}: {exc}") from None
 
 
 def _check_new(row: Row, rows: list[Row], spec: ExperimentSpec) -> None:

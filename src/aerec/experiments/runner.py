@@ -332,6 +332,7 @@ def _record(item: PlannedRun) -> dict[str, Any]:
         "baseline": row.baseline or "",
         **{axis: format_value(v) if isinstance(v, list) else v for axis, v in row.axes.items()},
         "seed": item.run.seed,
+        **({} if item.run.fold is None else {"fold": item.run.fold}),
         "run_id": item.run.run_id,
         "ref_source": ref.source if ref else None,
         "ref_rmse": ref.rmse if ref else None,
@@ -349,11 +350,21 @@ def metrics_record(config: RunConfig, metrics: dict[str, Any]) -> dict[str, Any]
         "split_seed": config.data.split_seed,
     }
     record |= {key: metrics.get(key) for key in METRICS}
+    record |= ranking_record(metrics.get("ranking"))
     for bucket, values in metrics.get("test_rmse_by_activity", {}).items():
         # metrics.json is strict JSON: an empty bucket's RMSE is null
         record[f"rmse@{bucket}"] = math.nan if values["rmse"] is None else values["rmse"]
         record[f"n@{bucket}"] = values["n"]
     return record
+
+
+def ranking_record(ranking: dict[str, Any] | None) -> dict[str, Any]:
+    """The ranking metrics of a run as ``test_<metric>@<k>`` columns (none for runs from
+    before they existed), with the number of users ranked."""
+    if not ranking:
+        return {}
+    record = {f"test_{key}": value for key, value in ranking.items() if "@" in key}
+    return record | {"ranking_users": ranking.get("users")}
 
 
 def _experiment_info(spec: ExperimentSpec, overrides: Overrides) -> dict[str, Any]:

@@ -29,6 +29,16 @@ A spec is a TOML file::
     user_rmse = 0.856
     match = { variant = "zero", "model.layers" = [512, 256, 512] }
 
+Cross-validation: ``folds`` in [experiment] runs every row on each fold, like the seeds::
+
+    [experiment]
+    seeds = [1]
+    folds = "all"        # kfold: 0..k-1; predefined: the release's (ML-100K u1..u5)
+    # folds = [0, 1, 2]  or  folds = ["u1", "ua"]: those folds only
+
+Folds are not rows: each row's mean ± std is over its folds x seeds, and each run has its
+own folder (``<row slug>-f<fold>-s<seed>-<hash>``). ``aerec tune`` ignores folds.
+
 A baseline is a partial assignment of axes (``variant`` and grid keys): a row's baseline row
 is the row with those axes replaced, e.g. ``baseline = { variant = "zero", "model.layers" =
 [256, 512, 256] }`` compares every row with that one row. A string names a variant. A variant
@@ -61,7 +71,7 @@ from aerec.errors import ConfigError
 SECTIONS = ("data", "model", "train", "run")
 """A run's config sections; ``run`` holds the top-level keys of a run (``run.recipe``)."""
 TOP_KEYS = ("experiment", *SECTIONS, "grid", "variants", "references", "tune")
-EXPERIMENT_KEYS = ("name", "description", "seeds", "baseline")
+EXPERIMENT_KEYS = ("name", "description", "seeds", "baseline", "folds")
 RANGE_KEYS = ("low", "high", "log")
 VARIANT_KEY = "variant"
 
@@ -121,6 +131,8 @@ class ExperimentSpec:
     description: str = ""
     where: str = "spec"
     tune: dict[str, Range] = field(default_factory=dict)
+    folds: str | tuple[int | str, ...] | None = None
+    """``"all"``, the folds to run, or None (no cross-validation)."""
 
     @property
     def axes(self) -> tuple[str, ...]:
@@ -133,9 +145,9 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     path = Path(path)
     values = read_toml(path)
     spec = parse_spec(values, default_name=path.stem, where=str(path))
-    from aerec.experiments.expand import expand_rows
+    from aerec.experiments.expand import expand_runs
 
-    expand_rows(spec)  # validates every row's config, the baselines and the references
+    expand_runs(spec)  # validates every run's config, the baselines, references and folds
     return spec
 
 
@@ -160,6 +172,7 @@ def parse_spec(values: dict[str, Any], default_name: str, where: str = "spec") -
         description=str(head.get("description", "")).strip(),
         where=where,
         tune=_tune(values.get("tune", {}), grid, variants, where),
+        folds=_folds(head.get("folds"), where),
     )
 
 
@@ -172,6 +185,24 @@ def parse_seeds(seeds: Any, where: str = "spec") -> tuple[int, ...]:
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"{where}: seeds must be distinct, got {list(seeds)}")
     return tuple(seeds)
+
+
+def _folds(value: Any, where: str) -> str | tuple[int | str, ...] | None:
+    if value is None or value == "all":
+        return value
+    ok = (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in value
+        )
+    )
+    if not ok or len({repr(v) for v in value}) != len(value):
+        raise ConfigError(
+            f'{where}: folds must be "all" or a list of distinct folds, e.g. [0, 1] or '
+            f'["u1", "u2"], got {value!r}'
+        )
+    return tuple(value)
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """Statistics over seeds: mean and spread per row, paired comparisons with a baseline.
 
+In cross-validation (a ``fold`` column) the replicates are the (seed, fold) pairs: means and
+standard deviations are over folds x seeds, and pairs are matched on seed and fold.
+
 Per ``EVALUATION.md`` a difference between two configurations counts when the paired
 difference over the same seeds has a 95% confidence interval that excludes zero. The interval
 is the t interval ``mean(d) +- t(1 - a/2, n - 1) * sd(d) / sqrt(n)`` of the per-seed
@@ -84,7 +87,7 @@ def summarize(table: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
     """Per row (config without seed): ``n`` and ``<metric>_mean``, ``<metric>_std``."""
     out = []
     for label, group in _rows(table):
-        record: dict = {"row": label, "n": group["seed"].nunique()}
+        record: dict = {"row": label, "n": len(set(_replicates(group)))}
         for metric in metrics:
             mean, std, _ = mean_std(group[metric])
             record |= {f"{metric}_mean": mean, f"{metric}_std": std}
@@ -147,12 +150,21 @@ def _pairs(table: pd.DataFrame) -> list[tuple[str, str]]:
     return list(pairs.items())
 
 
-def _by_seed(table: pd.DataFrame, label: str, metric: str) -> dict[int, float]:
+def _by_seed(table: pd.DataFrame, label: str, metric: str) -> dict:
+    """Replicate (the seed; (seed, fold) in cross-validation) -> the row's metric."""
     rows = table[table["row"] == label]
     return {
-        int(s): math.nan if v is None else float(v)
-        for s, v in zip(rows["seed"], rows[metric], strict=True)
+        r: math.nan if v is None else float(v)
+        for r, v in zip(_replicates(rows), rows[metric], strict=True)
     }
+
+
+def _replicates(rows: pd.DataFrame) -> list:
+    """Each run's replicate key: its seed, or (seed, fold) when the table has folds."""
+    seeds = [int(s) for s in rows["seed"]]
+    if "fold" not in rows or rows["fold"].isna().all():
+        return seeds
+    return [(s, str(f)) for s, f in zip(seeds, rows["fold"], strict=True)]
 
 
 def _summary_columns(metrics: Sequence[str]) -> list[str]:

@@ -20,8 +20,12 @@ from aerec.reporting.tables import (
     METRICS,
     activity_table,
     bucket_means,
+    fold_table,
+    has_folds,
     overview_table,
     paired_table,
+    ranking_metrics,
+    ranking_table,
     results_table,
 )
 
@@ -42,6 +46,13 @@ PROTOCOL = (
     "baseline by the paired difference (configuration − baseline) over the same seeds with "
     "a 95% t confidence interval: **better** or **worse** only when the interval excludes "
     "zero, otherwise **no significant difference**.",
+    "Ranking metrics (Precision, Recall, NDCG, MAP, hit rate at K): for each test user, "
+    "every item not rated in train is ranked by predicted rating (ties to the lower item "
+    "index); relevant items are the user's test ratings >= 4. Users without a relevant "
+    "test item are left out of the means and counted. Recall@K = hits / relevant; NDCG "
+    "with binary gains; MAP@K divides by min(K, relevant).",
+    "Cross-validation (a fold column): every configuration is trained on each fold; "
+    "mean ± std are over folds x seeds and paired differences match seed and fold.",
     "Published figures are shown beside ours for orientation only: the notebook's per-user "
     "RMSE on ML-1M (500 epochs, evaluated after the last one, one split with seed 42) and the "
     "papers' global RMSE (random 90/10 splits).",
@@ -78,11 +89,21 @@ def experiment_blocks(experiment: Experiment, skip: int) -> list[Block]:
     if table.empty:
         return [*blocks, Text("No finished runs yet.")]
     summary = summarize(table, METRICS)
-    blocks.append(Table(results_table(table, summary), "Test metrics, mean ± std over seeds"))
+    over = "folds x seeds" if has_folds(table) else "seeds"
+    blocks.append(Table(results_table(table, summary), f"Test metrics, mean ± std over {over}"))
+    ranking = ranking_metrics(table)
+    if ranking:
+        caption = (
+            f"Top-N ranking on test, mean ± std over {over} (relevant: test rating >= the "
+            "run's relevance, 4 by default; see Protocol)"
+        )
+        blocks.append(Table(ranking_table(table, summarize(table, ranking)), caption))
+    if has_folds(table):
+        blocks.append(Table(fold_table(table), "Cross-validation: each fold's figures"))
     paired = [compare_to_baselines(table, m) for m in ("test_rmse", "test_user_rmse")]
     if not paired[0].empty:
-        caption = "Paired difference with the baseline over the same seeds, 95% t interval"
-        blocks.append(Table(paired_table(*paired), caption))
+        caption = f"Paired difference with the baseline over the same {over}, 95% t interval"
+        blocks.append(Table(paired_table(*paired, over), caption))
     blocks += _figures(experiment, summary, skip)
     return blocks
 

@@ -29,24 +29,27 @@ def overview_table(experiments: list[Experiment]) -> pd.DataFrame:
                 "split": _distinct(t, "split"),
                 "split seed": _split_seed(t),
                 "seeds": _distinct(t, "seed"),
+                **({"folds": _distinct(t, "fold")} if has_folds(t) else {}),
                 "configurations": t["row"].nunique() if not t.empty else 0,
                 "finished runs": len(t),
                 "overrides": ", ".join(f"--{k} {_plain(v)}" for k, v in overrides.items()),
             }
         )
-    return pd.DataFrame(lines)
+    return pd.DataFrame(lines).fillna("")
 
 
 def results_table(table: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration: global RMSE first, per-user RMSE beside it, published figure."""
+    """Per configuration: global RMSE first, per-user RMSE beside it, published figure.
+    In cross-validation the runs are counted as folds x seeds."""
     refs = table.groupby("row", sort=False)[["ref_source", "ref_rmse", "ref_user_rmse"]].first()
+    runs = "folds x seeds" if has_folds(table) else "seeds"
     out = []
     for s in summary.itertuples(index=False):
         ref = refs.loc[s.row]
         out.append(
             {
                 "configuration": s.row,
-                "seeds": s.n,
+                runs: s.n,
                 "global RMSE": pm(s.test_rmse_mean, s.test_rmse_std),
                 "per-user RMSE": pm(s.test_user_rmse_mean, s.test_user_rmse_std),
                 "published": _published(ref),
@@ -59,7 +62,71 @@ def results_table(table: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def paired_table(global_: pd.DataFrame, per_user: pd.DataFrame) -> pd.DataFrame:
+RANKING = ("precision", "recall", "ndcg", "map", "hit_rate")
+RANKING_HEADERS = {
+    "precision": "Precision",
+    "recall": "Recall",
+    "ndcg": "NDCG",
+    "map": "MAP",
+    "hit_rate": "hit rate",
+}
+
+
+def ranking_ks(table: pd.DataFrame) -> list[int]:
+    """The K of the table's ranking columns (``test_ndcg@10``), ascending."""
+    ks = {int(c.rpartition("@")[2]) for c in table.columns if str(c).startswith("test_ndcg@")}
+    return sorted(k for k in ks if table[f"test_ndcg@{k}"].notna().any())
+
+
+def ranking_metrics(table: pd.DataFrame) -> list[str]:
+    """The ranking columns of the table, for :func:`~aerec.experiments.stats.summarize`."""
+    return [f"test_{m}@{k}" for k in ranking_ks(table) for m in RANKING if f"test_{m}@{k}" in table]
+
+
+def ranking_table(table: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration and K: the test ranking metrics, mean ± std."""
+    out = []
+    for s in summary.to_dict("records"):
+        for k in ranking_ks(table):
+            line = {"configuration": s["row"], "K": k}
+            for m in RANKING:
+                key = f"test_{m}@{k}"
+                line[RANKING_HEADERS[m]] = pm(s.get(f"{key}_mean"), s.get(f"{key}_std"))
+            out.append(line)
+    return pd.DataFrame(out)
+
+
+def has_folds(table: pd.DataFrame) -> bool:
+    return "fold" in table and table["fold"].notna().any()
+
+
+def fold_table(table: pd.DataFrame) -> pd.DataFrame:
+    """One line per run of a cross-validation: configuration, fold, seed and its figures."""
+    k = 10 if 10 in ranking_ks(table) else (ranking_ks(table) or [None])[-1]
+    out = []
+    for r in table.sort_values(["row_index", "seed"], kind="stable").to_dict("records"):
+        line = {
+            "configuration": r["row"],
+            "fold": _plain(r["fold"]),
+            "seed": r["seed"],
+            "global RMSE": _number(r.get("test_rmse")),
+            "MAE": _number(r.get("test_mae")),
+            "test fallbacks": _plain(r.get("test_fallback", "")),
+        }
+        if k is not None:
+            line[f"NDCG@{k}"] = _number(r.get(f"test_ndcg@{k}"))
+            line[f"Recall@{k}"] = _number(r.get(f"test_recall@{k}"))
+        out.append(line)
+    return pd.DataFrame(out)
+
+
+def _number(value: object) -> str:
+    return "" if _nan(value) else f"{value:.4f}"
+
+
+def paired_table(
+    global_: pd.DataFrame, per_user: pd.DataFrame, replicates: str = "seeds"
+) -> pd.DataFrame:
     """Both metrics' paired comparisons side by side (from ``compare_to_baselines``)."""
     out = []
     for g, u in zip(global_.itertuples(), per_user.itertuples(), strict=True):
@@ -67,7 +134,7 @@ def paired_table(global_: pd.DataFrame, per_user: pd.DataFrame) -> pd.DataFrame:
             {
                 "configuration": g.row,
                 "baseline": g.baseline,
-                "paired seeds": g.n,
+                f"paired {replicates}": g.n,
                 "Δ global RMSE [95% CI]": diff_ci(g.mean_diff, g.ci_low, g.ci_high),
                 "verdict (global)": g.verdict,
                 "Δ per-user RMSE [95% CI]": diff_ci(u.mean_diff, u.ci_low, u.ci_high),
