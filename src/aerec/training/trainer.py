@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from aerec.evaluation.metrics import rmse, user_rmse
 from aerec.ops.batches import RowBatcher
+from aerec.ops.sparse import release_scratch
 from aerec.training import checkpoint as ckpt
 from aerec.training import distributed
 from aerec.training.callbacks import EpochCallback
@@ -115,6 +116,7 @@ class Trainer:
                 for callback in self.callbacks:
                     callback(dict(record))
         bar.close()
+        release_scratch()  # the kept gradient buffers of the sparse kernels (aerec.ops.sparse)
         if self.state.best_weights is not None:
             self.model.load_state_dict(self.state.best_weights)
         return self.state
