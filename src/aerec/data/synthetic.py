@@ -41,7 +41,9 @@ from aerec.errors import ConfigError
 MIN_PER_USER = 20
 """Every MovieLens user has at least 20 ratings."""
 LATENT_DIM = 8
-ACCEPTED_FORMS = "ml-100k, ml-1m, ml-25m or <users>x<items>x<ratings> such as 2000x500x60000"
+ACCEPTED_FORMS = (
+    "ml-100k, ml-1m, ml-25m, netflix or <users>x<items>x<ratings> such as 2000x500x60000"
+)
 
 TARGET_HISTOGRAM = np.array([56_174, 107_557, 261_197, 348_971, 226_310]) / 1_000_209
 """Shares of the ratings 1..5 in ML-1M."""
@@ -110,7 +112,10 @@ PRESETS: dict[str, tuple[int, int, int]] = {
     "ml-100k": (943, 1_682, 100_000),
     "ml-1m": (6_040, 3_706, 1_000_209),
     "ml-25m": (162_541, 59_047, 25_000_095),
+    "netflix": (480_189, 17_770, 100_480_507),
 }
+"""MovieLens releases' counts, and the Netflix Prize training set's (``synthetic-netflix``:
+its shape, with MovieLens' rating histogram and at least 20 ratings per user)."""
 
 
 @dataclass(frozen=True)
