@@ -1,6 +1,7 @@
 """Time to the notebook's final test RMSE: aerec's recipe against the notebook's.
 
-    python benchmarks/time_to_rmse.py [--reference] [--json FILE] [--data-dir DIR] [--threads N]
+    python benchmarks/time_to_rmse.py [--same-recipe] [--reference] [--json FILE]
+                                      [--data-dir DIR] [--threads N] [--models LABEL,...]
 
 The notebook trains its two best models for 500 epochs at learning rate 1e-4. Its own code
 (Keras on TensorFlow 2.21, a 2-core machine like ours; figures from issue 5) took 743 s to a
@@ -17,6 +18,12 @@ test per-user RMSE of 0.883 (AutoRec elu/elu, average input) and 450 s to 0.859 
   run by then; null if not reached within the recipe's epochs.
 * ``notebook_s``: the notebook's own time from the issue (Keras, not rerun here);
   ``speedup`` = notebook_s / aerec_s.
+* with ``--same-recipe`` (the headline against PyTorch): ``dense_s``, the same recipe run in
+  the same process by the dense PyTorch version of the notebook's method
+  (``benchmarks/run.py``'s reference: dense rows, the L2 penalty in the loss, plain Adam, the
+  same schedule, from the same initial weights), timed by the same clock to the same target
+  (``dense_epochs``, ``dense_user_rmse``; null if not reached), and ``dense_speedup`` =
+  dense_s / aerec_s.
 * with ``--reference``: ``reference_s``, the notebook's recipe (lr 1e-4, 500 epochs, one
   validation pass per epoch) run in the same process by the dense PyTorch version of the
   notebook's method (``benchmarks/run.py``'s reference), with ``reference_user_rmse``, its
@@ -31,6 +38,8 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+
+from _machine import cpu_model, load_average
 
 NOTEBOOK = {  # model params, notebook seconds, notebook test per-user RMSE (issue 5)
     "U-AutoRec": (
@@ -59,7 +68,9 @@ loss (the masked MSE over a batch's cells) with the cosine schedule over 60 epoc
 rest of the schedule is not run."""
 
 
-def measure(label: str, dataset: str, data_dir, threads: int, reference: bool) -> dict:
+def measure(
+    label: str, dataset: str, data_dir, threads: int, reference: bool, same_recipe: bool = False
+) -> dict:
     """One model, in this (fresh) process."""
     import torch
 
@@ -69,6 +80,13 @@ def measure(label: str, dataset: str, data_dir, threads: int, reference: bool) -
     row = {"threads": torch.get_num_threads()}
     name, recipe = RECIPES[label]
     row |= _time_to_target(name, dataset, data_dir, "aerec", recipe)
+    if same_recipe:
+        dense = _time_to_target(name, dataset, data_dir, "dense", recipe, to_target=True)
+        row |= {
+            "dense_s": dense["seconds"] if dense["reached"] else None,
+            "dense_epochs": dense["epochs"],
+            "dense_user_rmse": dense["best_user_rmse"],
+        }
     if reference:
         notebook_recipe = {"lr": 1e-4, "loss": "row_mse", "epochs": 500}
         ref = _time_to_target(name, dataset, data_dir, "dense", notebook_recipe)
@@ -76,7 +94,11 @@ def measure(label: str, dataset: str, data_dir, threads: int, reference: bool) -
     return row
 
 
-def _time_to_target(name: str, dataset: str, data_dir, impl: str, recipe: dict) -> dict:
+def _time_to_target(
+    name: str, dataset: str, data_dir, impl: str, recipe: dict, to_target: bool = False
+) -> dict:
+    """Train ``impl`` with ``recipe`` until the target (aerec, or ``to_target``) or through
+    all its epochs."""
     from _target import fresh_trainer, train_to_target
 
     from aerec.runs import DataConfig
@@ -92,11 +114,12 @@ def _time_to_target(name: str, dataset: str, data_dir, impl: str, recipe: dict) 
         from run import _dense_reference
 
         trainer.train_epoch = _dense_reference(trainer, rec)
-    got = train_to_target(trainer, test, "user_rmse", target if impl == "aerec" else None)
+    stop = impl == "aerec" or to_target
+    got = train_to_target(trainer, test, "user_rmse", target if stop else None)
     return {
         "seconds": got["seconds"],
-        "epochs": got["reached"] if impl == "aerec" else got["epochs"],
-        "reached": got["reached"] is not None or impl == "dense",
+        "epochs": got["reached"] if stop else got["epochs"],
+        "reached": got["reached"] is not None or not stop,
         "best_user_rmse": got["value"],
         "dataset": data.name,
         "engine": "sparse" if trainer.sparse and impl == "aerec" else "dense",
@@ -111,20 +134,30 @@ def main() -> None:
     from aerec.pipeline import choose_dataset
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--same-recipe", action="store_true", help="also run aerec's recipe on the dense side"
+    )
     parser.add_argument("--reference", action="store_true", help="also run the dense recipe")
+    parser.add_argument("--models", default=",".join(RECIPES), help="comma-separated labels")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--data-dir", default=os.environ.get("AEREC_DATA_DIR"))
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     args = parser.parse_args()
     dataset = choose_dataset(args.data_dir, print)  # ML-1M when it loads, else its twin
+    labels = [label.strip() for label in args.models.split(",")]
+    if set(labels) - set(RECIPES):
+        parser.error(f"unknown models {sorted(set(labels) - set(RECIPES))}; from {list(RECIPES)}")
+    print(f"{cpu_model()}, {os.cpu_count()} CPUs; load average {load_average():.2f}", flush=True)
     results = []
     ctx = mp.get_context("spawn")
     references = {}  # model -> its reference figures: run once per model
-    for label, (name, recipe) in RECIPES.items():
+    for label in labels:
+        name, recipe = RECIPES[label]
         _, _, notebook_s, target = NOTEBOOK[name]
         reference = args.reference and name not in references
         with ctx.Pool(1) as pool:
-            got = pool.apply(_child, ((label, dataset, args.data_dir, args.threads, reference),))
+            job = (label, dataset, args.data_dir, args.threads, reference, args.same_recipe)
+            got = pool.apply(_child, (job,))
         if reference:
             references[name] = {k: got[k] for k in ("reference_s", "reference_user_rmse")}
         row = {
@@ -140,6 +173,10 @@ def main() -> None:
             "notebook_s": notebook_s,
         }
         row["speedup"] = notebook_s / row["aerec_s"] if row["aerec_s"] else None
+        if args.same_recipe:
+            row |= {k: got[k] for k in ("dense_s", "dense_epochs", "dense_user_rmse")}
+            both = row["aerec_s"] and row["dense_s"]
+            row["dense_speedup"] = row["dense_s"] / row["aerec_s"] if both else None
         if args.reference:
             row |= references[name]
             row["reference_speedup"] = (
@@ -147,6 +184,7 @@ def main() -> None:
             )
         results.append(row)
         _print_row(row)
+    print(f"load average after: {load_average():.2f}", flush=True)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)
@@ -166,6 +204,14 @@ def _print_row(row: dict) -> None:
         f"{row['model']:<10} {row['dataset']} {row['engine']} engine, {row['threads']} threads, "
         f"lr {row['recipe']['lr']:g}: to test per-user RMSE {row['target_user_rmse']}: {head}"
     )
+    if "dense_s" in row:
+        dense = row["dense_s"]
+        line += (
+            "; dense, same recipe: not reached"
+            if dense is None
+            else f"; dense, same recipe: {dense:.1f} s ({row['dense_epochs']} epochs)"
+            + ("" if row["dense_speedup"] is None else f" = {row['dense_speedup']:.2f}x")
+        )
     if "reference_s" in row:
         ratio = row["reference_speedup"]
         line += (

@@ -46,6 +46,7 @@ def _top_decile_share(counts: np.ndarray) -> float:
         ("ml-100k", SyntheticShape(943, 1_682, 100_000)),
         ("ml-1m", SyntheticShape(6_040, 3_706, 1_000_209)),
         ("ml-25m", SyntheticShape(162_541, 59_047, 25_000_095)),
+        ("netflix", SyntheticShape(480_189, 17_770, 100_480_507)),
         ("2000x500x60000", SyntheticShape(2_000, 500, 60_000)),
         (" ML-1M ", SyntheticShape(6_040, 3_706, 1_000_209)),
     ],
@@ -66,7 +67,7 @@ def test_bad_shape_is_one_line_config_error_naming_the_forms(text: str):
         parse_shape(text)
     message = str(info.value)
     assert "\n" not in message
-    assert "ml-100k, ml-1m, ml-25m" in message
+    assert "ml-100k, ml-1m, ml-25m, netflix" in message
     assert "<users>x<items>x<ratings>" in message
 
 

@@ -228,3 +228,40 @@ def test_shape_mismatch_is_a_clear_error():
         sparse_input_linear(p["cells"], p["w_in"][:, :-1], p["b_in"], None, None)
     with pytest.raises(ValueError, match="do not fit"):
         observed_linear(p["h"][:-1], p["w_out"], p["b_out"], p["cells"])
+
+
+def _step_grads(p):
+    """One backward pass of encoder and decoder into ``.grad``; the two weight gradients."""
+    (_encode(p).sum() + _decode(p).square().sum()).backward()
+    return p["w_in"].grad, p["w_out"].grad
+
+
+def test_weight_gradients_reuse_their_buffers_once_let_go():
+    p = _problem(9, 40, 21)
+    first = [g.clone() for g in _step_grads(p)]
+    pointers = [g.data_ptr() for g in (p["w_in"].grad, p["w_out"].grad)]
+    assert all(sparse_ops.SCRATCH.holds(g) for g in (p["w_in"].grad, p["w_out"].grad))
+    for name in ("w_in", "w_out", "b_in", "b_out", "h"):
+        p[name].grad = None  # as zero_grad(set_to_none=True)
+    second = _step_grads(p)
+    assert [g.data_ptr() for g in second] == pointers  # no fresh memory
+    for got, want in zip(second, first, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+
+
+def test_gradients_still_held_are_never_overwritten():
+    p = _problem(9, 40, 21)
+    first = [g.clone() for g in _step_grads(p)]
+    kept = [g for g in (p["w_in"].grad, p["w_out"].grad)]  # held, and accumulated into
+    second = _step_grads(p)
+    for got, held, want in zip(second, kept, first, strict=True):
+        assert got is held
+        torch.testing.assert_close(got, 2 * want)
+
+
+def test_release_scratch_lets_the_buffers_go():
+    p = _problem(6, 37, 16)
+    _step_grads(p)
+    assert sparse_ops.SCRATCH.nbytes > 0
+    sparse_ops.release_scratch()
+    assert sparse_ops.SCRATCH.nbytes == 0

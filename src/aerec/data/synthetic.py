@@ -114,6 +114,8 @@ PRESETS: dict[str, tuple[int, int, int]] = {
     "ml-25m": (162_541, 59_047, 25_000_095),
     "netflix": (480_189, 17_770, 100_480_507),  # the Netflix Prize training set's shape
 }
+"""MovieLens releases' counts, and the Netflix Prize training set's (``synthetic-netflix``:
+its shape, with MovieLens' rating histogram and at least 20 ratings per user)."""
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,16 @@ contiguous (n_cols x out) tensor costs no copy, and its gradient comes back in t
 plain (out x n_cols) weight costs one transposing copy per forward. Elsewhere (CUDA), with
 ``USE_NUMBA = False``, or without numba installed, both fall back to plain torch (densify,
 matmul, gather): simple and correct, not fast.
+
+The weight gradients of the numba path are written into buffers kept from step to step
+(:class:`Scratch`): a fresh weight-sized buffer per step is mapped and unmapped by the C
+library (buffers past 32 MiB always are), so every step paid a page fault per 4 KiB of every
+gradient (42 % of the CPU time of an ML-25M-shaped epoch went to the kernel, issue 12).
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -202,11 +208,11 @@ class _SparseInputLinear(torch.autograd.Function):
             row_term = None if fill_row is None else fill_row @ grad
             args = (ctx.delta, ctx.values, grad, fill_col, grad_sum, row_term)
             if ctx.transposed:  # the weight is a view of an (n x out) tensor: match its layout
-                grad_weight = torch.empty(n_cols, n_out, dtype=grad.dtype)
+                grad_weight = SCRATCH.take("encoder", (n_cols, n_out), grad.dtype)
                 _by_column(*args, out=grad_weight, sums=torch.empty(n_cols, dtype=grad.dtype))
                 grad_weight = grad_weight.t()
             else:
-                grad_weight = torch.empty(n_out, n_cols, dtype=grad.dtype)
+                grad_weight = SCRATCH.take("encoder_t", (n_out, n_cols), grad.dtype)
                 _by_column(*args, out_t=grad_weight)
         grad_bias = grad_sum if ctx.has_bias and ctx.needs_input_grad[1] else None
         return grad_weight, grad_bias, None, None, None
@@ -231,10 +237,60 @@ class _ObservedLinear(torch.autograd.Function):
             grad_h = torch.empty_like(h)
             _by_row(cells, grad, weight, grad_h)
         if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            grad_weight = torch.empty_like(weight)
+            grad_weight = SCRATCH.take("decoder", tuple(weight.shape), weight.dtype)
             grad_bias = torch.empty(weight.shape[0], dtype=h.dtype)
             _by_column(cells, grad, h, out=grad_weight, sums=grad_bias)
         return grad_h, grad_weight, grad_bias, None
+
+
+class Scratch:
+    """Arrays reused across steps, handed out as tensors that share their memory.
+
+    An array is handed out again only once nothing but the pool holds it: every tensor made
+    from it holds a reference, so a gradient still alive (``zero_grad(set_to_none=False)``,
+    a caller keeping ``.grad``) is never overwritten; a new array is made instead. Autograd
+    takes a returned gradient as the parameter's ``.grad`` without a copy; the optimizer's
+    ``zero_grad()`` lets it go, and the next backward pass reuses it.
+    """
+
+    MAX_PER_SHAPE = 2
+    """Arrays kept per (name, shape, dtype); more at once are allocated as usual."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple, list[np.ndarray]] = {}
+
+    def take(self, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """An uninitialised (``shape``) tensor of ``dtype``, on a kept array when one is free."""
+        np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        kept = self._arrays.setdefault((name, tuple(shape), np_dtype), [])
+        for array in kept:
+            if sys.getrefcount(array) <= 3:  # the list, this loop and getrefcount's argument
+                return torch.from_numpy(array)
+        array = np.empty(shape, dtype=np_dtype)
+        if len(kept) < self.MAX_PER_SHAPE:
+            kept.append(array)
+        return torch.from_numpy(array)
+
+    def clear(self) -> None:
+        """Let every kept array go (their memory returns once no tensor holds it)."""
+        self._arrays.clear()
+
+    def holds(self, t: torch.Tensor) -> bool:
+        """Whether ``t``'s memory is one of the kept arrays."""
+        return any(a.ctypes.data == t.data_ptr() for kept in self._arrays.values() for a in kept)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for arrays in self._arrays.values() for a in arrays)
+
+
+SCRATCH = Scratch()
+"""The weight-gradient buffers of the numba kernels; :func:`release_scratch` empties it."""
+
+
+def release_scratch() -> None:
+    """Free the kept gradient buffers (the trainer calls this when a fit ends)."""
+    SCRATCH.clear()
 
 
 def _by_row(cells, values, mat, out, a=None, u=None, v=None) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from aerec.ops.batches import RowBatcher
+from aerec.ops.fpenv import flush_denormals
 from aerec.ops.sparse import CellBatch
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ class Predictor:
     def __init__(
         self, model: nn.Module, inputs: RowBatcher, batch_size: int = 1024, sparse: bool = False
     ) -> None:
+        flush_denormals()  # a fit and a loaded model both start here (aerec.ops.fpenv)
         self.model, self.inputs, self.batch_size = model, inputs, batch_size
         self.sparse = sparse
         self.cold_rows = inputs.row_counts() == 0

@@ -29,6 +29,7 @@ from aerec.data.types import RatingScale
 from aerec.errors import ConfigError
 from aerec.evaluation.metrics import rmse_of_sums, score
 from aerec.ops.batches import RowBatcher
+from aerec.ops.sparse import release_scratch
 from aerec.plan import Plan, TrainConfig, as_plan
 from aerec.training import checkpoint as ckpt
 from aerec.training import distributed
@@ -168,6 +169,7 @@ class Trainer:
             if not self._finish_phase(phase):
                 break
         bar.close()
+        release_scratch()  # the kept gradient buffers of the sparse kernels (aerec.ops.sparse)
         return self.state
 
     def _finish_phase(self, phase: TrainConfig) -> bool:
