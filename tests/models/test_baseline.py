@@ -3,6 +3,8 @@ phase refused where it does not apply."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -45,7 +47,7 @@ def test_bias_objective_falls_every_sweep(data, parts):
     plan = (TrainConfig(optimizer="als", loss="mse", epochs=5, patience=0),)
     rec = AutoRecommender("bias", plan, RunOptions(seed=0)).fit(data, parts.train, parts.val)
     losses = [r["train_loss"] for r in rec.history_]
-    assert all(b <= a + 1e-9 for a, b in zip(losses, losses[1:], strict=False))
+    assert all(b <= a + 1e-9 for a, b in itertools.pairwise(losses))
 
 
 def test_global_mean_predicts_the_mean_training_rating(data, parts):

@@ -8,7 +8,8 @@ checkpoints, save / load and ``recommend`` work as for every other model.
 The bias baseline (Koren 2010, "Factor in the neighbors", section 2.1; Surprise's
 ``BaselineOnly`` with ``method = "als"``) predicts ``mu + b_u + b_i`` and minimises
 
-    sum over training ratings (r_ui - mu - b_u - b_i)^2 + reg_user * sum b_u^2 + reg_item * sum b_i^2
+    sum over training ratings of (r_ui - mu - b_u - b_i)^2
+        + reg_user * sum of b_u^2 + reg_item * sum of b_i^2
 
 with ``mu`` the mean training rating. A sweep sets every item bias to its ridge solution
 given the user biases, ``b_i = sum_u (r_ui - mu - b_u) / (reg_item + n_i)``, then every user
@@ -130,7 +131,8 @@ def build_bias(config: ModelConfig, data: ModelData, generator=None) -> BiasBase
     if isinstance(config, BiasConfig):
         regs = (config.reg_user, config.reg_item)
         reg_row, reg_col = regs if config.based == "user" else regs[::-1]
-        return BiasBaseline(n_rows, n_cols, reg_row, reg_col, item_rows=config.based == "item")
+        item_rows = config.based == "item"
+        return BiasBaseline(n_rows, n_cols, reg_row, reg_col, item_rows=item_rows)
     return BiasBaseline(n_rows, n_cols, 0.0, 0.0, biases=False)
 
 
