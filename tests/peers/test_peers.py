@@ -34,7 +34,8 @@ def test_surprise_predictions_are_surprises_own(name):
     peer = peer_config(name, {"n_epochs": 3})
     algo, _ = fit_surprise(peer, fit_data)
     users, items = data.interactions.users[:50], data.interactions.items[:50]
-    expected = [algo.predict(int(u), int(i), clip=False).est for u, i in zip(users, items, strict=True)]
+    pairs = zip(users, items, strict=True)
+    expected = [algo.predict(int(u), int(i), clip=False).est for u, i in pairs]
     np.testing.assert_allclose(fit_svd(peer, fit_data)(users, items), expected, rtol=1e-10)
 
 

@@ -91,7 +91,8 @@ class BiasBaseline(nn.Module):
     @torch.no_grad()
     def als_epoch(self, train: RowBatcher) -> dict:
         """One sweep: ``mu`` (the mean rating), then the item biases given the user biases,
-        then the user biases given the item biases (Surprise's order). Returns the objective per rating
+        then the user biases given the item biases (Surprise's order). Returns the objective
+        per rating
         (``train_loss``) and the training RMSE at the start of the sweep, as an Adam epoch
         reports the losses of the weights each of its steps starts from."""
         counts = train.row_counts()
