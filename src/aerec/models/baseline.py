@@ -92,9 +92,8 @@ class BiasBaseline(nn.Module):
     def als_epoch(self, train: RowBatcher) -> dict:
         """One sweep: ``mu`` (the mean rating), then the item biases given the user biases,
         then the user biases given the item biases (Surprise's order). Returns the objective
-        per rating
-        (``train_loss``) and the training RMSE at the start of the sweep, as an Adam epoch
-        reports the losses of the weights each of its steps starts from."""
+        per rating (``train_loss``) and the training RMSE at the start of the sweep, as an
+        Adam epoch reports the losses of the weights each of its steps starts from."""
         counts = train.row_counts()
         rows = torch.repeat_interleave(torch.arange(train.n_rows, device=train.device), counts)
         cols, values = train.indices, train.values.double()
