@@ -26,12 +26,11 @@ from aerec.errors import ConfigError, DataError
 from aerec.io import write_text
 from aerec.models import AutoRecConfig, DeepAutoRecConfig, model_config
 from aerec.render.document import markdown_table
+from aerec.reporting.collected import NOTEBOOK_USER_RMSE, PAPER_RMSE
 from aerec.reporting.report import build_report
 from aerec.runs import DataConfig, RunConfig, read_run, train_run
 from aerec.training import RunOptions, TrainConfig
 
-NOTEBOOK_USER_RMSE = {"u-autorec-notebook": 0.877, "deep-notebook": 0.857}
-PAPER_RMSE = {"i-autorec": 0.831, "sparse-fc": 0.824, "glocal-k": 0.8227}
 JOB_RECIPES = ("fast", "notebook")
 
 NOTEBOOK_RECIPE = TrainConfig(lr=1e-4, epochs=500, patience=0)
