@@ -202,7 +202,9 @@ def summarise(got: dict, bandwidth: float) -> dict:
     seconds = got["epochs"]
     median = statistics.median(seconds)
     half = len(seconds) // 2
-    drift = statistics.median(seconds[half:]) / statistics.median(seconds[:half]) - 1
+    drift = (  # the second half of the epochs against the first; none from one epoch
+        statistics.median(seconds[half:]) / statistics.median(seconds[:half]) - 1 if half else 0.0
+    )
     floor = got["steps"] * got["bytes_per_step"] / bandwidth
     return got | {
         "epoch_s": median,

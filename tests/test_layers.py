@@ -18,9 +18,10 @@ LAYERS = (
     {"models"},
     {"training"},
     {"recommender", "persistence"},
-    {"runs", "runfolder", "pipeline"},
+    {"runs", "runfolder", "peers"},
     {"experiments"},
     {"reporting"},
+    {"pipeline"},
     {"cli", "__main__"},
 )
 """From the bottom up; a unit may import its own layer's units and those below."""

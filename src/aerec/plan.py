@@ -20,7 +20,7 @@ from aerec.errors import ConfigError
 SCHEDULES = ("none", "plateau", "cosine")
 ENGINES = ("auto", "dense", "sparse")
 LOSSES = ("row_mse", "mse", "sse")
-OPTIMIZERS = ("adam", "adamw", "lbfgs")
+OPTIMIZERS = ("adam", "adamw", "lbfgs", "als")
 KEEP = ("best", "last")
 NOISES = ("none", "gaussian", "dropout", "maskout")
 DENSE_ONLY_NOISES = ("gaussian",)
@@ -63,7 +63,9 @@ class TrainConfig:
         ``auto`` (sparse on CPU where the model and the phase allow it, dense otherwise).
     name: the phase's name; the model may compute differently per phase (GLocal-K's
         ``finetune``).
-    optimizer: ``adam``, ``adamw`` or ``lbfgs`` (full batch, strong-Wolfe line search).
+    optimizer: ``adam``, ``adamw``, ``lbfgs`` (full batch, strong-Wolfe line search) or
+        ``als`` (alternating least squares, for models with an ``als_epoch`` hook, such as
+        the bias baseline: an epoch is one sweep; lr and batch_size are not used).
     params: which parameters the phase trains: ``all``, or a set the model names.
     iterations: L-BFGS iterations per epoch (round).
     history_size: L-BFGS memory (pairs of steps and gradient changes).
@@ -115,12 +117,12 @@ class TrainConfig:
                 "engine 'sparse' cannot train with gaussian noise or re-feeding (they need "
                 "every cell); use engine 'dense' or 'auto'"
             )
-        if self.optimizer == "lbfgs" and (
+        if self.optimizer in ("lbfgs", "als") and (
             self.noise_level > 0 or self.refeed or self.schedule != "none"
         ):
             raise ConfigError(
-                "an lbfgs phase is deterministic full-batch optimisation: it takes no noise, "
-                "re-feeding or schedule; use optimizer 'adam' for those"
+                f"an {self.optimizer} phase is deterministic full-batch optimisation: it takes "
+                "no noise, re-feeding or schedule; use optimizer 'adam' for those"
             )
 
     def sparse_applies(self, zero_fill: bool) -> bool:

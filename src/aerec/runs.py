@@ -39,6 +39,7 @@ from aerec.evaluation.ranking import (
 )
 from aerec.io import write_json, write_text
 from aerec.models import MODELS, ModelConfig, entry, model_config
+from aerec.peers import PeerConfig, is_peer, peer_config
 from aerec.plan import Plan, as_plan
 from aerec.recommender import AutoRecommender
 from aerec.render.plots import plot_history
@@ -121,9 +122,12 @@ class RunConfig:
     train: the plan's phases (None: the recipe's plan).
     recipe: the model's named recipe (``default``, ``authors``, ``paper``, ...) that gave the
         defaults of [model] and [train]; the config's own values override it.
+
+    ``model`` may also be a peer's config (:mod:`aerec.peers`): its library trains it, so it
+    has no plan (``plan`` is empty, and no [train] is written or accepted).
     """
 
-    model: ModelConfig
+    model: ModelConfig | PeerConfig
     data: DataConfig = field(default_factory=DataConfig)
     train: Plan | None = None
     seed: int = 42
@@ -135,6 +139,8 @@ class RunConfig:
 
     @property
     def plan(self) -> Plan:
+        if isinstance(self.model, PeerConfig):
+            return ()
         return self.train or entry(self.model.name).recipe(self.recipe).plan
 
     def to_dict(self) -> dict:
@@ -143,8 +149,9 @@ class RunConfig:
             "seed": self.seed,
             "data": to_dict(self.data),
             "model": {"name": self.model.name, **to_dict(self.model)},
-            "train": phases[0] if len(phases) == 1 else phases,
         }
+        if phases:
+            out["train"] = phases[0] if len(phases) == 1 else phases
         return out if self.recipe == "default" else {"recipe": self.recipe, **out}
 
     @classmethod
@@ -176,6 +183,17 @@ class RunConfig:
         recipe_name = values.get("recipe", "default")
         if not isinstance(recipe_name, str):
             raise ConfigError(f"recipe in {where} must be a name, got {recipe_name!r}")
+        seed = values.get("seed", 42)
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ConfigError(f"seed must be a non-negative integer, got {seed!r} in {where}")
+        data = from_dict(DataConfig, values.get("data", {}), f"{where} [data]")
+        if is_peer(name):
+            if train is not None or recipe_name != "default":
+                raise ConfigError(
+                    f"{name!r} in {where} is a peer, trained by its own library: it takes no "
+                    "[train] and no recipe; set its parameters under [model]"
+                )
+            return cls(model=peer_config(name, model, where), data=data, seed=seed)
         recipe = entry(name).recipe(recipe_name)
         model = model_config(name, **(dict(recipe.model) | model))
         plan = None
@@ -183,12 +201,9 @@ class RunConfig:
             plan = _plan_over(recipe.plan, train, f"{where} [train]")
         elif recipe_name != "default":
             plan = recipe.plan
-        seed = values.get("seed", 42)
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise ConfigError(f"seed must be a non-negative integer, got {seed!r} in {where}")
         return cls(
             model=model,
-            data=from_dict(DataConfig, values.get("data", {}), f"{where} [data]"),
+            data=data,
             train=plan,
             seed=seed,
             recipe=recipe_name,
@@ -358,6 +373,11 @@ def train_run(
     if main and (out / "metrics.json").exists():
         with RunLock(out, wait):
             return _finished(out, config, resume)
+    if isinstance(config.model, PeerConfig):  # Surprise, myFM: see aerec.peers
+        from aerec.peers.run import train_peer_run
+
+        with RunLock(out, wait):
+            return train_peer_run(config, out, options, data_dir, resume)
     data, parts = load_data(config.data, config.seed, data_dir, options.progress)
     logger = None if tensorboard is None else TensorBoardLogger(tensorboard)
     with RunLock(out, wait) if main else contextlib.nullcontext() as lock:
@@ -497,6 +517,8 @@ def _user_error(exc: BaseException, out: Path, resumable: bool) -> AerecError | 
 
 
 def _metrics(rec: AutoRecommender, parts: Split, seconds: float) -> dict:
+    """The metrics of a fitted run; ``fit_seconds`` (= ``wall_seconds``) is the whole
+    ``fit``, validation per epoch included, the figure a peer's ``fit_seconds`` compares to."""
     test, val = rec.evaluate(parts.test), rec.evaluate(parts.val)
     return {
         "test_rmse": test["rmse"],
@@ -508,6 +530,7 @@ def _metrics(rec: AutoRecommender, parts: Split, seconds: float) -> dict:
         "epochs_run": len(rec.history_),
         "train_seconds": float(sum(r["seconds"] for r in rec.history_)),
         "wall_seconds": seconds,
+        "fit_seconds": seconds,
         "epoch_seconds": float(np.mean([r["seconds"] for r in rec.history_])),
         "stopped": rec.stopped_ or "ran all epochs",
         "test_n": test["n"],
@@ -582,8 +605,9 @@ def _is_metrics(metrics: object) -> bool:
         value = metrics.get(key)
         return isinstance(value, int | float) and not isinstance(value, bool)
 
-    return all(map(number, ("test_rmse", "best_epoch", "epochs_run"))) and all(
-        metrics.get(k) is None or number(k) for k in ("test_mae", "test_user_rmse", "val_rmse")
+    optional = ("test_mae", "test_user_rmse", "val_rmse", "best_epoch", "epochs_run")
+    return number("test_rmse") and all(  # a peer has no epochs
+        metrics.get(k) is None or number(k) for k in optional
     )
 
 

@@ -21,7 +21,8 @@ TRAIN_VARIANTS = {
     "maskout": {"noise": "maskout", "noise_level": 0.25},
     "refeed": {"refeed": True},
 }
-"""Training variants every model trained by Adam takes (applied to its first example)."""
+"""Training variants every model trained by Adam takes (applied to its first example);
+L-BFGS and ALS phases take none."""
 
 
 def quick_plan(entry: ModelEntry, **train) -> tuple[TrainConfig, ...]:
@@ -31,6 +32,8 @@ def quick_plan(entry: ModelEntry, **train) -> tuple[TrainConfig, ...]:
     for phase in entry.default_plan:
         if phase.optimizer == "lbfgs":
             phase = replace(phase, epochs=min(phase.epochs, 4), iterations=5, patience=0)
+        elif phase.optimizer == "als":
+            phase = replace(phase, epochs=3, patience=0)
         else:
             phase = replace(phase, epochs=10, patience=0, lr=3e-3, batch_size=16, **train)
         phases.append(phase)
@@ -41,7 +44,7 @@ def cases() -> list[tuple[str, int, str]]:
     """(model, example index, training variant) for every registered model's examples."""
     out = [(name, k, "") for name, e in MODELS.items() for k in range(len(e.examples))]
     for name, e in MODELS.items():
-        if e.examples and all(p.optimizer != "lbfgs" for p in e.default_plan):
+        if e.examples and all(p.optimizer in ("adam", "adamw") for p in e.default_plan):
             out += [(name, 0, variant) for variant in TRAIN_VARIANTS]
     return out
 

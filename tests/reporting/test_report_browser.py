@@ -86,3 +86,16 @@ def test_the_check_sees_a_broken_image(tmp_path):
     )
     result = browser_check(page, tmp_path / "profile")
     assert result["broken"] == ["x"] and len(result["failed"]) == 1
+
+
+def test_every_image_of_the_main_jobs_report_loads(tmp_path):
+    from aerec.pipeline import run_default_job
+    from aerec.training import RunOptions
+
+    out = tmp_path / "aerec-out"
+    options = RunOptions(threads=1, progress=False)
+    run_default_job(out, dataset="synthetic-300x150x15000", epochs=2, options=options, say=print)
+    result = browser_check(out / "report.html", tmp_path / "profile")
+    assert result["images"] >= 4
+    assert result["broken"] == [] and all(w > 0 for w in result["widths"])
+    assert result["failed"] == [] and all(r.startswith("data:") for r in result["requests"])

@@ -114,7 +114,7 @@ def expand_runs(
         for fold in _all_folds(spec, rows):
             for row in rows:
                 config = row.config(seed)
-                if epochs is not None:
+                if epochs is not None and config.plan:  # a peer has no epochs to cap
                     config = replace(config, train=cap_epochs(config.plan, epochs))
                 if dataset is not None:
                     config = replace(config, data=replace(config.data, dataset=dataset))

@@ -42,6 +42,7 @@ METRICS = (
     "best_epoch",
     "epochs_run",
     "train_seconds",
+    "fit_seconds",
     "test_n",
     "test_fallback",
 )

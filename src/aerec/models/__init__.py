@@ -4,7 +4,7 @@ Each model module registers its :class:`~aerec.models.registry.ModelEntry` when 
 this package imports them explicitly, in the order the CLI lists them.
 """
 
-from aerec.models import autorec, deep, kernel  # noqa: F401 - registers the models
+from aerec.models import autorec, baseline, deep, kernel  # noqa: F401 - registers the models
 from aerec.models.autoencoder import AutoEncoder
 from aerec.models.autorec import AutoRecConfig
 from aerec.models.config import Architecture, AutoEncoderConfig, ModelConfig

@@ -12,7 +12,15 @@ from aerec.experiments.stats import SAME, TOO_FEW, activity_columns
 if TYPE_CHECKING:
     from aerec.reporting.collected import Experiment
 
-METRICS = ("test_rmse", "test_user_rmse", "test_mae", "best_epoch", "epochs_run", "train_seconds")
+METRICS = (
+    "test_rmse",
+    "test_user_rmse",
+    "test_mae",
+    "best_epoch",
+    "epochs_run",
+    "train_seconds",
+    "fit_seconds",
+)
 SHORT_VERDICT = {SAME: "n.s.", TOO_FEW: "n < 2"}
 
 
@@ -54,9 +62,9 @@ def results_table(table: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
                 "per-user RMSE": pm(s.test_user_rmse_mean, s.test_user_rmse_std),
                 "published": _published(ref),
                 "MAE": pm(s.test_mae_mean, s.test_mae_std),
-                "best epoch": f"{s.best_epoch_mean:.0f}",
-                "epochs run": f"{s.epochs_run_mean:.0f}",
-                "seconds / run": f"{s.train_seconds_mean:.0f}",
+                "best epoch": _whole(s.best_epoch_mean),
+                "epochs run": _whole(s.epochs_run_mean),
+                "seconds / run": _whole(_fit_seconds(s)),
             }
         )
     return pd.DataFrame(out)
@@ -122,6 +130,18 @@ def fold_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def _number(value: object) -> str:
     return "" if _nan(value) else f"{value:.4f}"
+
+
+def _whole(value: float) -> str:
+    """A mean rounded to a whole number; ``-`` where there is none (a peer has no epochs)."""
+    return "-" if value is None or math.isnan(value) else f"{value:.0f}"
+
+
+def _fit_seconds(s) -> float:
+    """The whole fit's seconds (``fit_seconds``: every epoch with its validation, or a peer's
+    fit); runs from before it was recorded give the sum of their epochs' seconds."""
+    fit = getattr(s, "fit_seconds_mean", math.nan)
+    return s.train_seconds_mean if fit is None or math.isnan(fit) else fit
 
 
 def paired_table(

@@ -24,6 +24,18 @@ class LBFGS(torch.optim.LBFGS):
         return torch.cat(views, 0)
 
 
+class Sweeps(torch.optim.Optimizer):
+    """The optimizer of an ``als`` phase: the model's ``als_epoch`` hook updates the weights
+    in closed form, so this one only carries the phase's lr and a (stateless) state dict for
+    checkpoints; its ``step`` does nothing."""
+
+    def __init__(self, params, lr: float) -> None:
+        super().__init__(params, {"lr": lr})
+
+    def step(self, closure=None):
+        return None
+
+
 def trained_parameters(model: nn.Module, phase: TrainConfig) -> list[nn.Parameter]:
     """The parameters ``phase`` trains: all, or the set the model names ``phase.params``."""
     if phase.params == "all":
@@ -41,6 +53,13 @@ def build_optimizer(model: nn.Module, phase: TrainConfig) -> torch.optim.Optimiz
     (``decay_groups``: the same objective, no graph term); AdamW and L-BFGS take the penalty
     in the objective (see ``Trainer._objective``)."""
     params = trained_parameters(model, phase)
+    if phase.optimizer == "als":
+        if not hasattr(model, "als_epoch"):
+            raise ConfigError(
+                f"phase {phase.name!r} uses optimizer 'als', which this model has no sweeps "
+                "for; use optimizer 'adam'"
+            )
+        return Sweeps(params, phase.lr)
     if phase.optimizer == "lbfgs":
         return LBFGS(
             params,

@@ -233,6 +233,8 @@ class Trainer:
     def train_epoch(self, epoch: int) -> dict:
         """One epoch of the current phase; the mean loss and the RMSE on training ratings."""
         self.model.train()
+        if self.config.optimizer == "als":  # one closed-form sweep, taken by the model
+            return self.model.als_epoch(self.train)
         if isinstance(self.optimizer, LBFGS):
             return self._lbfgs_epoch()
         rng, gen = epoch_generators(self.options.seed, epoch, self.train.device)

@@ -1,0 +1,110 @@
+"""Peers: other libraries' recommenders, trained and scored exactly as aerec's models are.
+
+A peer is not a torch module and has no training plan: its library fits it. It is one
+:class:`PeerEntry` in :data:`PEERS`, its own small registry beside aerec's models: a frozen
+config (the library's parameters, its defaults as ours) and a ``fit`` function. ``[model]
+name = "svd"`` in a run config or an experiment spec names one; :func:`aerec.runs.train_run`
+hands the run to :func:`aerec.peers.run.train_peer_run`, which loads the same data and split
+as every aerec run with that config and seed, fits the peer on the training ratings, scores
+validation and test with aerec's scoring function and writes the same run folder.
+
+The libraries are the optional extra ``aerec[peers]``; the registry itself imports none of
+them, so peer configs parse (and specs expand) without it. See docs/peers.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from aerec.data.types import Interactions, RatingScale
+from aerec.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class PeerConfig:
+    """The base of a peer's config: its library's parameters as typed, frozen fields."""
+
+    name: ClassVar[str] = ""
+
+
+@dataclass(frozen=True)
+class FitData:
+    """What a peer is fitted on: training ratings as inner indices (the same encoding as
+    aerec's models), the sizes of the vocabularies, the scale, the run seed and threads."""
+
+    train: Interactions
+    n_users: int
+    n_items: int
+    scale: RatingScale
+    seed: int
+    threads: int | None = None
+
+
+class Predict(Protocol):
+    def __call__(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Unclipped predictions for inner indices that both have training ratings."""
+
+
+@dataclass(frozen=True)
+class PeerEntry:
+    """One peer.
+
+    name: the ``[model] name`` of a run config.
+    config: its frozen :class:`PeerConfig` class.
+    fit: ``fit(config, data)`` fits the peer and gives its :class:`Predict`.
+    library: the distribution that provides it (named in the docs and the metrics).
+    summary: one line for the docs.
+    """
+
+    name: str
+    config: type[PeerConfig]
+    fit: Callable[[Any, FitData], Predict]
+    library: str
+    summary: str = ""
+
+
+PEERS: dict[str, PeerEntry] = {}
+"""Every registered peer by name."""
+
+
+def register(entry: PeerEntry) -> PeerEntry:
+    if entry.config.name != entry.name:
+        raise ValueError(f"{entry.config.__name__}.name is {entry.config.name!r}")
+    PEERS[entry.name] = entry
+    return entry
+
+
+def is_peer(name: str) -> bool:
+    return name in PEERS
+
+
+def peer_entry(name: str) -> PeerEntry:
+    if name not in PEERS:
+        raise ConfigError(f"unknown peer {name!r}; choose one of {', '.join(PEERS)}")
+    return PEERS[name]
+
+
+def peer_config(name: str, values: Mapping[str, Any], where: str = "model") -> PeerConfig:
+    """The config of peer ``name`` with ``values`` over its library's defaults."""
+    from aerec.config import from_dict
+
+    return from_dict(peer_entry(name).config, dict(values), f"{where} ({name})")
+
+
+from aerec.peers import fm, surprise_svd  # noqa: E402, F401 - registers the peers
+
+__all__ = [
+    "PEERS",
+    "FitData",
+    "PeerConfig",
+    "PeerEntry",
+    "Predict",
+    "is_peer",
+    "peer_config",
+    "peer_entry",
+    "register",
+]
