@@ -43,15 +43,23 @@ SKIP = {"name"}
 """Fields that are no option (a phase's name is set in TOML)."""
 
 
-def _int_list(ctx, param, value: str | None):
-    if value is None:
-        return None
-    try:
-        return [int(v) for v in value.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is not a comma-separated list of sizes, e.g. 256,512,256"
-        ) from None
+def int_list(example: str):
+    """A click callback reading ``"a,b,c"`` as a list of ints (None stays None)."""
+
+    def parse(ctx, param, value: str | None):
+        if value is None:
+            return None
+        try:
+            return [int(v) for v in value.replace(" ", "").split(",") if v]
+        except ValueError:
+            raise click.BadParameter(
+                f"{value!r} is not a comma-separated list, e.g. {example}"
+            ) from None
+
+    return parse
+
+
+_int_list = int_list("256,512,256")
 
 
 def field_docs(cls: type) -> dict[str, str]:

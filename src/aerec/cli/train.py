@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aerec.cli.fields import config_options, split_options
+from aerec.cli.fields import config_options, int_list, split_options
 from aerec.cli.options import CHECKPOINT_EVERY, COLUMNS, DATA_DIR, SCALE, SEP, THREADS
 from aerec.config import read_toml
 from aerec.data.splits import RUN_SPLITS
@@ -53,13 +53,7 @@ def _fold(ctx, param, value: str | None):
     return int(value) if value.isdigit() else value
 
 
-def _ks(ctx, param, value: str | None):
-    if value is None:
-        return None
-    try:
-        return [int(v) for v in value.replace(" ", "").split(",") if v]
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a comma-separated list, e.g. 5,10,20") from None
+_ks = int_list("5,10,20")
 
 
 _FILE = click.Path(dir_okay=False)
