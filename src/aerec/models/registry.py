@@ -36,7 +36,7 @@ from aerec.data.types import EncodedData
 from aerec.errors import ConfigError
 from aerec.models.config import ModelConfig
 from aerec.ops.batches import RowBatcher
-from aerec.plan import Plan, TrainConfig, as_plan
+from aerec.plan import Plan, as_plan
 
 
 @dataclass(frozen=True)
@@ -169,10 +169,6 @@ class Assembly:
     inputs: RowBatcher
     side: SideInfo | None
 
-    @property
-    def matrix_based(self) -> str:
-        return self.inputs.based
-
 
 def side_info(config: ModelConfig, data: EncodedData) -> SideInfo | None:
     """The side features ``config`` asks for, aligned with its rows (users or items)."""
@@ -225,7 +221,6 @@ __all__ = [
     "ModelData",
     "ModelEntry",
     "Recipe",
-    "TrainConfig",
     "assemble",
     "assemble_data",
     "default_plan",
