@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from aerec.data.matrix import InputFill, RatingMatrix
 from aerec.ops import sparse as sparse_ops
 from aerec.ops.batches import RowBatcher
-from aerec.ops.sparse import CellBatch, observed_linear, sparse_input_linear
+from aerec.ops.sparse import CellBatch, observed_linear, sparse_conv2d, sparse_input_linear
 
 # (rows in batch, columns, hidden); 37 and 40 columns leave partial 16-column blocks.
 SHAPES = [(1, 7, 3), (6, 37, 16), (9, 40, 21)]
@@ -265,3 +265,48 @@ def test_release_scratch_lets_the_buffers_go():
     assert sparse_ops.SCRATCH.nbytes > 0
     sparse_ops.release_scratch()
     assert sparse_ops.SCRATCH.nbytes == 0
+
+
+def _image(n_rows, n_cols, density, seed):
+    """A 0/1..5 matrix with its first row empty and its last row full, and its cells."""
+    rng = np.random.default_rng(seed)
+    dense = np.where(
+        rng.random((n_rows, n_cols)) < density, rng.integers(1, 6, (n_rows, n_cols)), 0
+    )
+    dense[0], dense[-1] = 0, rng.integers(1, 6, n_cols)
+    csr = sp.csr_array(dense.astype(np.float32))
+    cells = CellBatch(
+        torch.as_tensor(csr.indptr, dtype=torch.int64),
+        torch.as_tensor(csr.indices, dtype=torch.int64),
+        torch.as_tensor(csr.data),
+        n_cols,
+    )
+    return torch.as_tensor(dense, dtype=torch.float32), cells
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (2, 7, 3), (9, 40, 3), (30, 11, 5)])
+def test_sparse_conv2d_is_torchs_conv2d_with_same_padding(backend, shape):
+    n_rows, n_cols, k = shape
+    dense, cells = _image(n_rows, n_cols, 0.2, seed=k)
+    kernel = torch.randn(k, k, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    reference = F.conv2d(dense[None, None], kernel[None, None], padding=k // 2)[0, 0]
+    out = sparse_conv2d(cells, kernel)
+    weights = torch.randn(n_rows, n_cols, generator=torch.Generator().manual_seed(2))
+    (expected,) = torch.autograd.grad((reference * weights).sum(), kernel)
+    (actual,) = torch.autograd.grad((out * weights).sum(), kernel)
+    assert out.shape == (n_rows, n_cols)
+    _close(out, reference, 1e-6)
+    _close(actual, expected, 1e-5)
+
+
+def test_sparse_conv2d_is_bitwise_reproducible_and_refuses_even_kernels():
+    _, cells = _image(64, 300, 0.1, seed=0)
+    kernel = torch.randn(3, 3, generator=torch.Generator().manual_seed(1), requires_grad=True)
+    runs = []
+    for _ in range(2):
+        out = sparse_conv2d(cells, kernel)
+        runs.append((out, *torch.autograd.grad(out.square().sum(), kernel)))
+    for first, second in zip(*runs, strict=True):
+        assert torch.equal(first, second)
+    with pytest.raises(ValueError, match="k odd"):
+        sparse_conv2d(cells, torch.ones(2, 2))

@@ -36,7 +36,7 @@ from aerec.errors import ConfigError
 from aerec.models.config import ModelConfig
 from aerec.models.registry import Capabilities, ModelEntry, Recipe, register
 from aerec.ops.layout import column_major
-from aerec.ops.sparse import CellBatch, observed_linear, sparse_input_linear
+from aerec.ops.sparse import CellBatch, observed_linear, sparse_conv2d, sparse_input_linear
 from aerec.plan import TrainConfig
 
 
@@ -201,7 +201,8 @@ class GLocalK(KernelAutoEncoder):
     ``cells`` the same ratings as a :class:`CellBatch` of every row. The mean over columns of
     the autoencoder's output on R needs no dense output: the output layer is linear, so
     ``mean_j y_ij = h_i . mean_j(W_j) + mean_j(b_j)`` from the last hidden code ``h``. On the
-    sparse engine the fine-tuning loss reads the output at the observed cells only; the
+    sparse engine the fine-tuning loss reads the output at the observed cells only, and the
+    convolution is formed from the cells (:func:`~aerec.ops.sparse.sparse_conv2d`); the
     convolved input itself is dense."""
 
     def __init__(self, ratings, cells: CellBatch, config: GLocalKConfig, generator):
@@ -254,8 +255,12 @@ class GLocalK(KernelAutoEncoder):
         out_layer = self.layers[-1]
         mu = self._code(z) @ out_layer.effective_weight().mean(0) + out_layer.bias.mean()
         k = self.kernel_size
-        kernel = (mu @ self.conv_kernel * self.dot_scale).reshape(1, 1, k, k)
-        out = F.relu(F.conv2d(self.ratings[None, None], kernel, padding=k // 2))[0, 0]
+        kernel = (mu @ self.conv_kernel * self.dot_scale).reshape(k, k)
+        if self.ratings.device.type == "cpu":  # from the cells: the matrix is sparse
+            out = F.relu(sparse_conv2d(self.cells, kernel))
+        else:  # one conv2d call on the resident dense matrix
+            out = F.relu(F.conv2d(self.ratings[None, None], kernel[None, None], padding=k // 2))
+            out = out[0, 0]
         if not self.training:
             self._cache = out.detach()
         return out
