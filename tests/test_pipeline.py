@@ -4,6 +4,7 @@ import pytest
 
 from aerec.errors import ConfigError
 from aerec.pipeline import default_runs, run_default_job
+from aerec.reporting.collected import published
 from aerec.training import RunOptions
 
 DATASET = "synthetic-300x150x15000"
@@ -18,7 +19,8 @@ def test_main_job_writes_runs_and_a_summary_then_reuses_them(tmp_path):
     assert list(summary["run"]) == ["u-autorec-notebook", "deep-notebook", "i-autorec", "bias"]
     assert (summary["epochs_run"] == 1).all() and summary["test_rmse"].notna().all()
     text = (tmp_path / "summary.md").read_text()
-    assert text.count("\n| ") == 5 and "0.877" in text  # header + 4 rows, notebook figure
+    assert text.count("\n| ") == 5  # header + 4 rows
+    assert "0.877" not in text and summary["notebook_user_rmse"].isna().all()  # ML-1M figures
     report = (tmp_path / "report.html").read_text()
     assert "u-autorec-notebook" in report and "bias" in report
     assert "<img" in report and 'src="data:image/png;base64,' in report
@@ -58,3 +60,10 @@ def test_the_job_recipes_fast_and_notebook_and_full():
     assert list(default_runs("ml-1m", 1, full=True))[-2:] == ["sparse-fc", "glocal-k"]
     with pytest.raises(ConfigError, match="unknown job recipe"):
         default_runs("ml-1m", 1, recipe="slow")
+
+
+def test_published_figures_stand_beside_ml1m_runs_only():
+    assert published("u-autorec-notebook", "ml-1m") == (0.877, None)
+    assert published("i-autorec", "ml-1m") == (None, 0.831)
+    assert published("i-autorec", "synthetic-ml-1m") == (None, None)
+    assert published("bias", "ml-1m") == (None, None)

@@ -26,7 +26,7 @@ from aerec.errors import ConfigError, DataError
 from aerec.io import write_text
 from aerec.models import AutoRecConfig, DeepAutoRecConfig, model_config
 from aerec.render.document import markdown_table
-from aerec.reporting.collected import NOTEBOOK_USER_RMSE, PAPER_RMSE
+from aerec.reporting.collected import published
 from aerec.reporting.report import build_report
 from aerec.runs import DataConfig, RunConfig, read_run, train_run
 from aerec.training import RunOptions, TrainConfig
@@ -129,6 +129,7 @@ def run_default_job(
 
 
 def _row(name: str, config: RunConfig, metrics: dict) -> dict:
+    notebook, paper = published(name, config.data.dataset)
     return {
         "run": name,
         "dataset": config.data.dataset,
@@ -137,8 +138,8 @@ def _row(name: str, config: RunConfig, metrics: dict) -> dict:
         "test_rmse": metrics["test_rmse"],
         "test_mae": metrics["test_mae"],
         "test_user_rmse": metrics["test_user_rmse"],
-        "notebook_user_rmse": NOTEBOOK_USER_RMSE.get(name),
-        "paper_rmse": PAPER_RMSE.get(name),
+        "notebook_user_rmse": notebook,
+        "paper_rmse": paper,
         "best_epoch": metrics["best_epoch"],
         "epochs_run": metrics["epochs_run"],
         "train_seconds": metrics["train_seconds"],

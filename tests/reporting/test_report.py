@@ -74,7 +74,8 @@ def test_loose_run_folders_are_reported_too(tiny_experiment, tmp_path):
     shutil.copytree(runs_dir / "tiny" / table["run_id"][0], loose / "deep-notebook")
     [experiment] = discover(loose)
     assert experiment.table["row"].tolist() == ["deep-notebook"]
-    assert experiment.table["ref_user_rmse"].tolist() == [0.857]
+    # the notebook's 0.857 is an ML-1M figure: not beside a run on synthetic data
+    assert experiment.table["ref_user_rmse"].isna().all()
     paths = build_report(loose, tmp_path / "out")
     assert "aerec-out (single runs)" in paths["html"].read_text()
 

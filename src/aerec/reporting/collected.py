@@ -29,6 +29,14 @@ PAPER_RMSE = {"i-autorec": 0.831, "sparse-fc": 0.824, "glocal-k": 0.8227}
 """The papers' figures beside the main job's runs of the same name (global RMSE)."""
 
 
+def published(name: str, dataset: str) -> tuple[float | None, float | None]:
+    """(the notebook's per-user RMSE, the paper's global RMSE) beside the main job's run
+    ``name``: ML-1M figures, so none for a run on other data (synthetic data among them)."""
+    if dataset != "ml-1m":
+        return None, None
+    return NOTEBOOK_USER_RMSE.get(name), PAPER_RMSE.get(name)
+
+
 @dataclass(frozen=True)
 class Experiment:
     """One experiment's results: the table (one line per finished run) and where its run
@@ -112,9 +120,8 @@ def _loose(runs_dir: Path, folders: list[Path]) -> Experiment:
     for i, folder in enumerate(folders):
         config, metrics = read_run(folder)
         name = folder.name
-        source = (
-            "notebook" if name in NOTEBOOK_USER_RMSE else "paper" if name in PAPER_RMSE else None
-        )
+        notebook, paper = published(name, config.data.dataset)
+        source = "notebook" if notebook else "paper" if paper else None
         records.append(
             {
                 "row_index": i,
@@ -123,8 +130,8 @@ def _loose(runs_dir: Path, folders: list[Path]) -> Experiment:
                 "seed": config.seed,
                 "run_id": name,
                 "ref_source": source,
-                "ref_rmse": PAPER_RMSE.get(name),
-                "ref_user_rmse": NOTEBOOK_USER_RMSE.get(name),
+                "ref_rmse": paper,
+                "ref_user_rmse": notebook,
                 **metrics_record(config, metrics),
             }
         )
