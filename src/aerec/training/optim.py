@@ -24,6 +24,39 @@ class LBFGS(torch.optim.LBFGS):
         return torch.cat(views, 0)
 
 
+def _column_major(t: torch.Tensor) -> bool:
+    return t.dim() == 2 and not t.is_contiguous() and t.t().is_contiguous()
+
+
+class _StorageOrder:
+    """Adam (or AdamW) handing the fused kernel a column-major parameter (see
+    :mod:`aerec.ops.layout`), with its gradient and moments, as their contiguous transposes:
+    given the column-major tensors themselves, torch's fused CPU Adam allocated a weight-sized
+    temporary on every step (a page fault per 4 KiB of the weight; benchmarks/adam_faults.py).
+    The update is elementwise, so the same numbers come out, bit for bit."""
+
+    def _init_group(self, group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps):
+        has_complex = super()._init_group(
+            group, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps
+        )
+        lists = [params, grads, exp_avgs, exp_avg_sqs]
+        if group["amsgrad"]:
+            lists.append(max_exp_avg_sqs)
+        for i in range(len(params)):
+            if all(_column_major(tensors[i]) for tensors in lists):
+                for tensors in lists:
+                    tensors[i] = tensors[i].t()
+        return has_complex
+
+
+class Adam(_StorageOrder, torch.optim.Adam):
+    pass
+
+
+class AdamW(_StorageOrder, torch.optim.AdamW):
+    pass
+
+
 class Sweeps(torch.optim.Optimizer):
     """The optimizer of an ``als`` phase: the model's ``als_epoch`` hook updates the weights
     in closed form, so this one only carries the phase's lr and a (stateless) state dict for
@@ -69,7 +102,7 @@ def build_optimizer(model: nn.Module, phase: TrainConfig) -> torch.optim.Optimiz
             line_search_fn="strong_wolfe",
         )
     if phase.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=phase.lr, weight_decay=phase.weight_decay, fused=True)
+        return AdamW(params, lr=phase.lr, weight_decay=phase.weight_decay, fused=True)
     if hasattr(model, "decay_groups"):
         chosen = {id(p) for p in params}
         groups = [
@@ -77,8 +110,8 @@ def build_optimizer(model: nn.Module, phase: TrainConfig) -> torch.optim.Optimiz
             for g in model.decay_groups(phase.weight_decay)
         ]
         groups = [g for g in groups if g["params"]]
-        return torch.optim.Adam(groups, lr=phase.lr, fused=True)
-    return torch.optim.Adam(params, lr=phase.lr, weight_decay=phase.weight_decay, fused=True)
+        return Adam(groups, lr=phase.lr, fused=True)
+    return Adam(params, lr=phase.lr, weight_decay=phase.weight_decay, fused=True)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, phase: TrainConfig):
