@@ -1,4 +1,4 @@
-"""``aerec experiment run / collect`` and ``aerec report``.
+"""``aerec experiment run / collect / blend`` and ``aerec report``.
 
 Importing this module adds both commands to the ``aerec`` group (see ``_register``).
 """
@@ -138,6 +138,34 @@ def collect_cmd(spec_file, runs_dir, epochs, seeds, dataset):
         spec, runs_dir, Overrides(seeds, epochs, dataset), say=lambda s: click.echo(s, err=True)
     )
     _print_summary(table)
+
+
+@experiment.command("blend")
+@_SPEC
+@_RUNS_DIR
+@DATA_DIR
+@_SEEDS
+@click.option(
+    "--rows",
+    "rows",
+    multiple=True,
+    required=True,
+    metavar="ROW",
+    help="A row label of the spec to blend; give two or more.",
+)
+def blend_cmd(spec_file, runs_dir, data_dir, seeds, rows):
+    """Blend finished rows of SPEC_FILE: per seed, least-squares weights of their
+    predictions fitted on validation, scored on test; writes RUNS_DIR/<spec>/blend-<rows>.csv."""
+    from aerec.experiments import Overrides, load_spec
+    from aerec.experiments.blend import blend_experiment, blend_summary
+
+    spec = load_spec(spec_file)
+    table = blend_experiment(
+        spec, runs_dir, rows, Overrides(seeds), data_dir, say=lambda s: click.echo(s, err=True)
+    )
+    click.echo(table.to_string(index=False))
+    click.echo()
+    click.echo(blend_summary(table, rows).to_string(index=False))
 
 
 def _print_summary(table: pd.DataFrame) -> None:
