@@ -97,6 +97,56 @@ def test_corrupt_checkpoint_is_a_clear_error(data, parts, tmp_path):
         )
 
 
+def test_checkpoints_store_column_major_tensors_transposed_without_copies(data, parts, tmp_path):
+    """The first layer, its best copy and its Adam moments are written as their contiguous
+    transposes and come back in their own layout, equal."""
+    import json
+
+    from safetensors import safe_open
+
+    from aerec.ops.layout import is_column_major
+    from aerec.training import checkpoint
+
+    rec = AutoRecommender("autorec", FAST, RunOptions(), **SMALL)
+    rec.fit(data, parts.train, parts.val, checkpoint_dir=tmp_path)
+    path = tmp_path / checkpoint.TENSORS
+    with safe_open(str(path), framework="pt") as fh:
+        meta = json.loads(fh.metadata()["aerec"])
+        shapes = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118
+    weight = rec.model_.state_dict()["layers.0.weight"]
+    assert is_column_major(weight)
+    assert {"model.layers.0.weight", "best.layers.0.weight"} <= set(meta["transposed"])
+    assert any(k.startswith("optim.") for k in meta["transposed"])  # Adam's moments
+    assert shapes["model.layers.0.weight"] == tuple(weight.t().shape)
+    fresh = AutoRecommender("autorec", FAST, RunOptions(), **SMALL)
+    fresh.fit(data, parts.train, parts.val, checkpoint_dir=tmp_path, resume=True)
+    assert torch.equal(fresh.model_.state_dict()["layers.0.weight"], weight)
+    state, _ = checkpoint.load(tmp_path, fresh.model_)
+    assert is_column_major(state.best_weights["layers.0.weight"])
+
+
+def test_a_checkpoint_listing_tensors_it_lacks_is_a_clear_error(data, parts, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from aerec.training import checkpoint
+
+    AutoRecommender("autorec", FAST, RunOptions(), **SMALL).fit(
+        data, parts.train, parts.val, checkpoint_dir=tmp_path
+    )
+    path = tmp_path / checkpoint.TENSORS
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        meta = fh.metadata()
+    tensors = load_file(str(path))
+    text = meta["aerec"].replace('"transposed": [', '"transposed": ["nope", ')
+    save_file(tensors, str(path), metadata={"aerec": text})
+    with pytest.raises(CheckpointError, match="lists tensors it does not hold"):
+        AutoRecommender("autorec", FAST, RunOptions(), **SMALL).fit(
+            data, parts.train, parts.val, checkpoint_dir=tmp_path, resume=True
+        )
+
+
 def test_divergence_stops_and_keeps_the_best_epoch(data, parts, monkeypatch):
     original = Trainer.train_epoch
 

@@ -20,6 +20,11 @@ def column_major(weight: torch.Tensor) -> torch.Tensor:
     return weight.t().contiguous().t()
 
 
+def is_column_major(t: torch.Tensor) -> bool:
+    """A 2-D tensor laid out as :func:`column_major` makes it (its transpose contiguous)."""
+    return t.dim() == 2 and not t.is_contiguous() and t.t().is_contiguous()
+
+
 def match_layouts(optimizer: torch.optim.Optimizer) -> None:
     """Give each optimizer slot of a parameter's shape that parameter's memory layout."""
     for group in optimizer.param_groups:

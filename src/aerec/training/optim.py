@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from aerec.errors import ConfigError
+from aerec.ops.layout import is_column_major
 from aerec.plan import TrainConfig
 
 
@@ -24,10 +25,6 @@ class LBFGS(torch.optim.LBFGS):
         return torch.cat(views, 0)
 
 
-def _column_major(t: torch.Tensor) -> bool:
-    return t.dim() == 2 and not t.is_contiguous() and t.t().is_contiguous()
-
-
 class _StorageOrder:
     """Adam (or AdamW) handing the fused kernel a column-major parameter (see
     :mod:`aerec.ops.layout`), with its gradient and moments, as their contiguous transposes:
@@ -43,7 +40,7 @@ class _StorageOrder:
         if group["amsgrad"]:
             lists.append(max_exp_avg_sqs)
         for i in range(len(params)):
-            if all(_column_major(tensors[i]) for tensors in lists):
+            if all(is_column_major(tensors[i]) for tensors in lists):
                 for tensors in lists:
                     tensors[i] = tensors[i].t()
         return has_complex
