@@ -22,6 +22,7 @@ from aerec.evaluation.metrics import score
 from aerec.experiments.runner import Overrides, experiment_dir, plan
 from aerec.experiments.spec import ExperimentSpec
 from aerec.experiments.stats import mean_std, paired
+from aerec.io import atomic_write
 from aerec.recommender import AutoRecommender
 from aerec.runs import fingerprint, load_data, read_run
 
@@ -143,9 +144,7 @@ def blend_experiment(
     table = pd.DataFrame(records)
     slug = re.sub(r"[^a-z0-9]+", "-", "-".join(rows).lower()).strip("-")
     out = experiment_dir(spec, runs_dir) / f"blend-{slug}.csv"
-    tmp = out.with_name(f".{out.name}.tmp")
-    table.to_csv(tmp, index=False)
-    tmp.replace(out)
+    atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
     return table
 
 
