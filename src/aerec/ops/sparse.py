@@ -183,8 +183,8 @@ def sparse_conv2d(cells: CellBatch, kernel: torch.Tensor) -> torch.Tensor:
     columns in index order); the gradient flows to ``kernel`` only. On the CPU a numba kernel
     touches k*k outputs per cell instead of k*k inputs per output: on ML-1M's 4 %-dense
     item x user matrix it is 15x (forward) and 25x (backward) faster than torch's conv2d
-    (``python benchmarks/glocal_conv.py``, 2 threads). Each output sums in an order fixed by the cells, so it is bitwise
-    reproducible at any thread count."""
+    (``python benchmarks/glocal_conv.py``, 2 threads). Each output sums in an order fixed by
+    the cells, so it is bitwise reproducible at any thread count."""
     k = kernel.shape[0]
     if kernel.shape != (k, k) or k % 2 == 0:
         raise ValueError(f"the kernel must be k x k with k odd, got {tuple(kernel.shape)}")
