@@ -544,7 +544,14 @@ def test_ranking(rec: AutoRecommender, data: EncodedData, parts: Split, config: 
     None when ``ranking_k`` is empty (ranking off)."""
     if config.ranking_k == ():
         return None
-    scorer, by = recommender_scorer(rec)
+    return ranking_on_test(*recommender_scorer(rec), data, parts, config)
+
+
+def ranking_on_test(scorer, by: str, data: EncodedData, parts: Split, config: DataConfig):
+    """The ranking metrics of the block scorer ``scorer`` (called ``by`` users or items) on
+    the test split, with ``config``'s K and relevance; None when ``ranking_k`` is empty."""
+    if config.ranking_k == ():
+        return None
     return ranking_metrics(
         scorer,
         parts.train,

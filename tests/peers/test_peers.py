@@ -4,6 +4,8 @@ predictions reproduced; a one-line error without the extra. Tests that fit a pee
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -36,7 +38,52 @@ def test_surprise_predictions_are_surprises_own(name):
     users, items = data.interactions.users[:50], data.interactions.items[:50]
     pairs = zip(users, items, strict=True)
     expected = [algo.predict(int(u), int(i), clip=False).est for u, i in pairs]
-    np.testing.assert_allclose(fit_svd(peer, fit_data)(users, items), expected, rtol=1e-10)
+    factors = fit_svd(peer, fit_data)
+    np.testing.assert_allclose(factors(users, items), expected, rtol=1e-10)
+    block_users, block_items = np.unique(users)[:7], np.unique(items)[:5]
+    every = [
+        [algo.predict(int(u), int(i), clip=False).est for i in block_items] for u in block_users
+    ]
+    np.testing.assert_allclose(factors.block(block_users, block_items), every, rtol=1e-10)
+
+
+def test_the_bayesian_fm_is_myfms_mean_over_its_kept_samples():
+    pytest.importorskip("myfm")
+    import myfm
+
+    from aerec.peers.fm import factors, one_hot
+
+    data, _ = toy_fit_data()
+    train = data.interactions
+    fm = myfm.MyFMRegressor(rank=3, random_seed=1)
+    x = one_hot(train.users, train.items, data.n_users, data.n_items)
+    fm.fit(x, train.ratings, n_iter=12, n_kept_samples=7, group_shapes=[60, 40])
+    got = factors(fm.predictor_.samples, data.n_users)
+    assert got.user_factors.shape == (60, 3 * 7)
+    users, items = np.arange(60).repeat(40), np.tile(np.arange(40), 60)
+    expected = fm.predict(one_hot(users, items, 60, 40))
+    np.testing.assert_allclose(got(users, items), expected, rtol=1e-10)
+    np.testing.assert_allclose(
+        got.block(np.arange(60), np.arange(40)).ravel(), expected, rtol=1e-10
+    )
+
+
+def test_factors_score_cells_in_small_gathers(monkeypatch):
+    from aerec import peers
+
+    rng = np.random.default_rng(0)
+    factors = peers.Factors(
+        3.5,
+        rng.normal(size=9),
+        rng.normal(size=4),
+        rng.normal(size=(9, 3)),
+        rng.normal(size=(4, 3)),
+    )
+    users, items = rng.integers(0, 9, 50), rng.integers(0, 4, 50)
+    whole = factors(users, items)
+    monkeypatch.setattr(peers, "CELL_FACTORS", 7)  # two cells per gather
+    np.testing.assert_array_equal(factors(users, items), whole)
+    np.testing.assert_allclose(whole, factors.block(np.arange(9), np.arange(4))[users, items])
 
 
 @pytest.mark.parametrize("name", ["svd", "bayesian-fm"])
@@ -52,11 +99,41 @@ def test_a_peer_run_writes_an_aerec_run_folder(tmp_path, name):
     for key in ("test_rmse", "test_mae", "test_user_rmse", "val_rmse", "fit_seconds"):
         assert np.isfinite(metrics[key]), key
     assert metrics["test_rmse"] < 1.3 and metrics["peer"]["version"]
+    ranking = metrics["ranking"]  # the ranking metrics of aerec's runs, on the same users
+    assert ranking["k"] == [5, 10, 20] and ranking["users"] > 0
+    assert 0 <= ranking["ndcg@10"] <= 1 and 0 <= ranking["precision@5"] <= 1
     _, parts = load_data(run.data, run.seed)
     assert metrics["test_n"] == len(parts.test)  # the very split an aerec run gets
     assert train_run(run, tmp_path / "run", resume=True) == again
     with pytest.raises(ConfigError, match="already holds a finished run"):
         train_run(run, tmp_path / "run")
+
+
+def test_a_peers_ranking_scores_are_its_clipped_predictions_with_the_fallback():
+    pytest.importorskip("surprise")
+    from aerec.peers.run import _block_scorer
+    from aerec.peers.surprise_svd import fit_svd
+
+    run = config("svd")
+    data, parts = load_data(run.data, run.seed)
+    train = parts.train
+    keep = train.items != 3  # item 3 and user 5 get no training rating
+    keep &= train.users != 5
+    parts = dataclasses.replace(parts, train=train.take(keep))
+    fit_data = FitData(parts.train, data.n_users, data.n_items, data.scale, 1)
+    factors = fit_svd(peer_config("svd", {"n_epochs": 30, "lr_all": 0.02}), fit_data)
+    users, items = np.arange(data.n_users), np.arange(data.n_items)
+    block = _block_scorer(factors, data, parts)(users, items)
+    mean = parts.train.ratings.mean()
+    assert (block[5] == mean).all() and (block[:, 3] == mean).all()
+    raw = factors(users.repeat(len(items)), np.tile(items, len(users))).reshape(block.shape)
+    rated_users = np.bincount(parts.train.users, minlength=data.n_users) > 0
+    rated_items = np.bincount(parts.train.items, minlength=data.n_items) > 0
+    assert not rated_users[5] and not rated_items[3]
+    known = rated_users[:, None] & rated_items[None, :]
+    assert (block[~known] == mean).all()
+    np.testing.assert_allclose(block[known], np.clip(raw, 1, 5)[known], rtol=1e-12)
+    assert ((raw[known] > 5) | (raw[known] < 1)).any()  # the clipping was exercised
 
 
 def test_a_peer_takes_no_train_table_or_recipe():

@@ -3,7 +3,9 @@ Zhang & Koren (2019), "On the difficulty of evaluating baselines".
 
 The features are the user and item one-hot encodings (two groups, each with its own
 hyper-priors), rank 10, and the prediction is the mean over the kept Gibbs samples (the
-first ``n_iter - n_kept_samples`` are burn-in), as in myFM's MovieLens examples.
+first ``n_iter - n_kept_samples`` are burn-in), as in myFM's MovieLens examples. That mean is
+itself a factorisation (:func:`factors`), so whole blocks of users x items are scored for the
+ranking metrics without a design matrix (a test checks it against myFM's ``predict``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import scipy.sparse as sp
 
 from aerec.errors import ConfigError
 from aerec.extras import require
-from aerec.peers import FitData, PeerConfig, PeerEntry, register
+from aerec.peers import Factors, FitData, PeerConfig, PeerEntry, register
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def one_hot(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) ->
     return sp.csr_matrix((np.ones(2 * n), (rows, cols)), shape=(n, n_users + n_items))
 
 
-def fit_fm(config: BayesianFMConfig, data: FitData):
+def fit_fm(config: BayesianFMConfig, data: FitData) -> Factors:
     with warnings.catch_warnings():  # myfm 0.4 imports the deprecated pkg_resources
         warnings.simplefilter("ignore", UserWarning)
         myfm = require("peers/myfm", "the Bayesian FM peer")
@@ -66,12 +68,17 @@ def fit_fm(config: BayesianFMConfig, data: FitData):
         n_kept_samples=config.n_kept_samples,
         group_shapes=[data.n_users, data.n_items],
     )
+    return factors(fm.predictor_.samples, data.n_users)
 
-    def predict(users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        design = one_hot(users, items, data.n_users, data.n_items)
-        return np.asarray(fm.predict(design, n_workers=data.threads), dtype=np.float64)
 
-    return predict
+def factors(samples, n_users: int) -> Factors:
+    """The mean prediction over the kept Gibbs samples as one factorisation: the mean biases,
+    and every sample's factors side by side, scaled by 1 / sqrt(samples) on each side (the
+    mean of the samples' dot products is the dot product of the stacked factors)."""
+    w0 = float(np.mean([s.w0 for s in samples]))
+    w = np.mean([s.w for s in samples], axis=0)
+    v = np.concatenate([s.V for s in samples], axis=1) / np.sqrt(len(samples))
+    return Factors(w0, w[:n_users], w[n_users:], v[:n_users], v[n_users:])
 
 
 BAYESIAN_FM = register(

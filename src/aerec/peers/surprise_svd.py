@@ -2,7 +2,8 @@
 
 Fitted by Surprise itself on the run's training ratings; predictions are computed from the
 fitted factors with Surprise's own formulas (``SVD.estimate``, ``SVDpp.estimate``), vectorised
-over the test cells (a test compares them with Surprise's ``predict``).
+over cells or blocks of users x items (:class:`~aerec.peers.Factors`; a test compares them
+with Surprise's ``predict``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from aerec.extras import require
-from aerec.peers import FitData, PeerConfig, PeerEntry, register
+from aerec.peers import Factors, FitData, PeerConfig, PeerEntry, register
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,11 @@ def trainset(data: FitData):
     return surprise.Dataset.load_from_df(frame, reader).build_full_trainset()
 
 
-def _inner(mapping: dict, size: int) -> np.ndarray:
-    """aerec inner index -> Surprise inner index (-1 where Surprise has none)."""
-    out = np.full(size, -1, dtype=np.int64)
-    out[np.fromiter(mapping.keys(), np.int64)] = np.fromiter(mapping.values(), np.int64)
+def _by_aerec_index(mapping: dict, rows: np.ndarray, size: int) -> np.ndarray:
+    """Surprise's per-user (or per-item) ``rows`` reindexed by aerec's inner index (the raw
+    ids of :func:`trainset`); zero where Surprise has none."""
+    out = np.zeros((size, *rows.shape[1:]), dtype=np.float64)
+    out[np.fromiter(mapping.keys(), np.int64)] = rows[np.fromiter(mapping.values(), np.int64)]
     return out
 
 
@@ -75,24 +77,21 @@ def fit_surprise(config: SVDConfig | SVDppConfig, data: FitData):
     return algo.fit(train), train
 
 
-def fit_svd(config: SVDConfig | SVDppConfig, data: FitData):
-    """Fit, then predict with Surprise's estimate formula over arrays of cells."""
+def fit_svd(config: SVDConfig | SVDppConfig, data: FitData) -> Factors:
+    """Fit, then Surprise's estimate formula as :class:`~aerec.peers.Factors`."""
     algo, train = fit_surprise(config, data)
-    to_user = _inner(train._raw2inner_id_users, data.n_users)
-    to_item = _inner(train._raw2inner_id_items, data.n_items)
-    users_factors = algo.pu
+    user_factors = algo.pu
     if isinstance(config, SVDppConfig):
-        users_factors = algo.pu + _implicit(train, algo.yj)
-    biased = getattr(algo, "biased", True)
-
-    def predict(users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        u, i = to_user[users], to_item[items]
-        est = np.einsum("nk,nk->n", algo.qi[i], users_factors[u])
-        if biased:
-            est += train.global_mean + algo.bu[u] + algo.bi[i]
-        return est
-
-    return predict
+        user_factors = algo.pu + _implicit(train, algo.yj)
+    users, items = train._raw2inner_id_users, train._raw2inner_id_items
+    biased = getattr(algo, "biased", True)  # unbiased SVD: bu and bi stay zero
+    return Factors(
+        mean=train.global_mean if biased else 0.0,
+        user_bias=_by_aerec_index(users, algo.bu, data.n_users),
+        item_bias=_by_aerec_index(items, algo.bi, data.n_items),
+        user_factors=_by_aerec_index(users, user_factors, data.n_users),
+        item_factors=_by_aerec_index(items, algo.qi, data.n_items),
+    )
 
 
 def _implicit(train, yj: np.ndarray) -> np.ndarray:
