@@ -7,7 +7,9 @@ import pytest
 
 from aerec.data.types import Interactions
 from aerec.errors import ConfigError
+from aerec.evaluation import ranking
 from aerec.evaluation.ranking import (
+    Seen,
     check_ranking,
     map_at_k,
     ndcg_at_k,
@@ -92,6 +94,50 @@ def test_ties_go_to_the_lower_item_index():
     # a tie at the cut: the lower index wins it
     tied = np.zeros((1, 6))
     assert top_k(tied, np.zeros((1, 6), bool), 2).tolist() == [[0, 1]]
+
+
+def test_the_numba_top_k_is_numpys_on_ties_nan_and_infinities():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        rows, cols, k = rng.integers(1, 8), rng.integers(1, 40), int(rng.integers(1, 12))
+        scores = rng.integers(0, 5, (rows, cols)).astype(np.float64)  # many ties
+        for value, share in ((np.nan, 0.1), (-np.inf, 0.05), (np.inf, 0.05)):
+            scores[rng.random((rows, cols)) < share] = value
+        exclude = rng.random((rows, cols)) < 0.3
+        expected = ranking._top_k_numpy(scores, exclude, k)
+        assert (top_k(scores, exclude, k) == expected).all()
+        assert (top_k(scores.astype(np.float32), exclude, k) == expected).all()
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["numba", "numpy"])
+def test_merging_blocks_gives_the_top_k_of_the_whole_rows(monkeypatch, kernel):
+    if not kernel:
+        monkeypatch.setattr(ranking, "_merge_kernel", None)
+    rng = np.random.default_rng(2)
+    scores = rng.integers(0, 6, (9, 50)).astype(np.float32)
+    scores[rng.random(scores.shape) < 0.1] = np.nan
+    exclude = rng.random(scores.shape) < 0.2
+    best = ranking.TopK(9, 7)
+    for a in (0, 13, 14, 40):  # blocks of 13, 1, 26 and 10 columns
+        b = {0: 13, 13: 14, 14: 40, 40: 50}[a]
+        best.merge(scores[:, a:b], exclude[:, a:b], a)
+    np.testing.assert_array_equal(best.items, ranking._top_k_numpy(scores, exclude, 7))
+
+
+def test_the_seen_mask_is_the_training_cells_whichever_way_it_is_gathered():
+    rng = np.random.default_rng(1)
+    cells = np.unique(rng.integers(0, 30 * 20, 200))
+    train = _inter(cells // 20, cells % 20, np.ones(len(cells)))
+    dense = np.zeros((32, 20), bool)  # users 30 and 31 have no training cell
+    dense[train.users, train.items] = True
+    seen = Seen(train, 32, 20)
+    for users, items in (
+        (np.arange(32), np.arange(20)),  # every cell
+        (np.array([3, 7, 31]), np.arange(20)),  # few users: gathered by user
+        (np.array([0, 5, 30]), np.arange(4, 9)),
+        (np.arange(0, 32, 2), np.arange(19, 20)),  # one item: gathered by item
+    ):
+        np.testing.assert_array_equal(seen.block(users, items), dense[np.ix_(users, items)])
 
 
 def test_pure_functions_on_one_list():

@@ -29,6 +29,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+try:
+    import numba
+except ImportError:  # pragma: no cover
+    numba = None
+
 from aerec.data.types import Interactions
 from aerec.errors import ConfigError
 
@@ -52,9 +57,88 @@ def check_ranking(relevance: float | None, ks: Sequence[int] | None) -> None:
 
 def top_k(scores: np.ndarray, exclude: np.ndarray, k: int) -> np.ndarray:
     """Per row, the column indices of the ``k`` highest scores, best first, skipping
-    ``exclude`` (a boolean mask like ``scores``); ties go to the lower column index.
+    ``exclude`` (a boolean mask like ``scores``), NaN and -inf; ties go to the lower column
+    index.
 
     Rows with fewer than ``k`` candidates are padded with -1."""
+    if _merge_kernel is None or k < 1:
+        return _top_k_numpy(scores, exclude, k)
+    best = TopK(scores.shape[0], k)
+    best.merge(scores, exclude, 0)
+    return best.items
+
+
+class TopK:
+    """Each row's running top ``k`` (items best first, -1 padded, and their scores), into
+    which blocks of consecutive columns are merged in ascending order. With numba, one pass
+    over each block's row keeps the best ``k`` by insertion, rows in parallel, nothing
+    concatenated or sorted (``benchmarks/ranking_time.py`` times it against numpy's
+    partition); without, numpy's partition of the running list beside the block."""
+
+    def __init__(self, n_rows: int, k: int) -> None:
+        self.items = np.full((n_rows, k), -1, dtype=np.int64)
+        self.scores = np.full((n_rows, k), -np.inf, dtype=np.float64)
+
+    def merge(self, block: np.ndarray, exclude: np.ndarray, first: int) -> None:
+        """Merge ``block`` (rows x columns ``first``, ``first + 1``, ...; ``exclude`` marks
+        the cells that are no candidates). The running list comes first, so a tie keeps the
+        lower index."""
+        block = np.ascontiguousarray(block)
+        if block.dtype not in (np.float32, np.float64):
+            block = block.astype(np.float64)
+        exclude = np.ascontiguousarray(exclude, dtype=np.bool_)
+        if _merge_kernel is not None:
+            _merge_kernel(block, exclude, first, self.scores, self.items)
+            return
+        k = self.items.shape[1]
+        columns = np.broadcast_to(np.arange(first, first + block.shape[1]), block.shape)
+        cand_items = np.hstack([self.items, columns])
+        cand_scores = np.hstack([self.scores, block])
+        pick = _top_k_numpy(cand_scores, np.hstack([self.items < 0, exclude]), k)
+        found = pick >= 0
+        pick = np.where(found, pick, 0)
+        self.items = np.where(found, np.take_along_axis(cand_items, pick, axis=1), -1)
+        self.scores = np.where(found, np.take_along_axis(cand_scores, pick, axis=1), -np.inf)
+
+
+def _merge_rows(block, exclude, first, best, cols):
+    """:meth:`TopK.merge` for numba: per row, insertion into the sorted list of ``k``, which a
+    candidate enters only when strictly better than the list's last (an equal score never
+    displaces a lower column)."""
+    n_rows, n_cols = block.shape
+    k = cols.shape[1]
+    for r in _prange(n_rows):
+        n = 0
+        while n < k and cols[r, n] >= 0:
+            n += 1
+        for c in range(n_cols):
+            v = block[r, c]
+            if exclude[r, c] or not v > -np.inf:  # NaN and -inf are no candidates
+                continue
+            if n == k and not v > best[r, k - 1]:
+                continue
+            j = n if n < k else k - 1
+            while j > 0 and best[r, j - 1] < v:
+                best[r, j] = best[r, j - 1]
+                cols[r, j] = cols[r, j - 1]
+                j -= 1
+            best[r, j] = v
+            cols[r, j] = first + c
+            if n < k:
+                n += 1
+
+
+if numba is not None:
+    _prange = numba.prange
+    _merge_kernel = numba.njit(parallel=True, cache=True)(_merge_rows)
+else:  # pragma: no cover - numba is a dependency; the numpy path still works
+    _prange = range
+    _merge_kernel = None
+
+
+def _top_k_numpy(scores: np.ndarray, exclude: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k` with numpy alone (partition, then sort the k): where numba is missing,
+    and the reference of the tests."""
     n_rows, n_cols = scores.shape
     k_eff = min(k, n_cols)
     key = -scores.astype(np.float64)  # smallest key = best
@@ -142,8 +226,8 @@ def ranking_metrics(
     users = np.unique(test.users[relevant])
     rel_keys = np.sort(test.users[relevant] * n_items + test.items[relevant])
     n_relevant = np.bincount(test.users[relevant], minlength=int(test_users.max(initial=-1)) + 1)
-    order = np.argsort(train.items, kind="stable")
-    seen = (train.users[order], train.items[order])
+    n_users = int(max(train.users.max(initial=-1), test_users.max(initial=-1))) + 1
+    seen = Seen(train, n_users, n_items)
     sums = {f"{m}@{k}": 0.0 for k in ks for m in METRIC_NAMES}
     if by == "users":
         user_step, item_step = max(1, max_cells // max(n_items, 1)), max(n_items, 1)
@@ -153,7 +237,7 @@ def ranking_metrics(
     for start in range(0, len(users), user_step):
         chunk = users[start : start + user_step]
         top = _top_items(score, chunk, seen, n_items, item_step, ks[-1])
-        hits = np.isin(chunk[:, None] * n_items + top, rel_keys) & (top >= 0)
+        hits = _contains(rel_keys, chunk[:, None] * n_items + top) & (top >= 0)
         for k in ks:
             for name, values in user_metrics(hits, n_relevant[chunk], k).items():
                 sums[f"{name}@{k}"] += float(values.sum())
@@ -173,34 +257,58 @@ def ranking_metrics(
 def _top_items(score, users, seen, n_items: int, step: int, k: int) -> np.ndarray:
     """Each user's top ``k`` items (-1 padded), merging blocks of ``step`` items in
     ascending order: the running list comes first, so ties still go to the lower index."""
-    best_items = np.full((len(users), 0), -1, dtype=np.int64)
-    best_scores = np.zeros((len(users), 0), dtype=np.float64)
+    best = TopK(len(users), k)
     for a in range(0, n_items, step):
         items = np.arange(a, min(a + step, n_items))
-        block = np.asarray(score(users, items), dtype=np.float64).reshape(len(users), len(items))
-        cand_items = np.hstack([best_items, np.broadcast_to(items, block.shape)])
-        cand_scores = np.hstack([best_scores, block])
-        exclude = np.hstack([best_items < 0, _seen_block(users, items, *seen)])
-        pick = top_k(cand_scores, exclude, k)
-        found = pick >= 0
-        pick = np.where(found, pick, 0)
-        best_items = np.where(found, np.take_along_axis(cand_items, pick, axis=1), -1)
-        best_scores = np.take_along_axis(cand_scores, pick, axis=1)
-    return best_items
+        block = np.asarray(score(users, items)).reshape(len(users), len(items))
+        best.merge(block, seen.block(users, items), a)
+    return best.items
 
 
-def _seen_block(users, items, train_users, train_items) -> np.ndarray:
-    """(len(users), len(items)) mask of the training ratings of ``users`` (ascending) on the
-    contiguous ``items``; ``train_items`` ascending."""
-    mask = np.zeros((len(users), len(items)), dtype=bool)
-    if not len(items):
+def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.isin(keys, sorted_keys)`` by binary search in the sorted keys."""
+    if not len(sorted_keys):
+        return np.zeros(keys.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[pos] == keys
+
+
+class Seen:
+    """The training cells, for the mask of a block of users x contiguous items: held sorted
+    by item and by user, so a block costs the cells of its items or of its users, whichever
+    are fewer, never a pass over the whole training set. Users and items are inner indices
+    below ``n_users`` and ``n_items``."""
+
+    def __init__(self, train: Interactions, n_users: int, n_items: int) -> None:
+        by_item = np.argsort(train.items, kind="stable")
+        self.item_users, self.item_items = train.users[by_item], train.items[by_item]
+        self.item_ptr = np.searchsorted(self.item_items, np.arange(n_items + 1))
+        by_user = np.argsort(train.users, kind="stable")
+        self.user_items = train.items[by_user]
+        self.user_ptr = np.searchsorted(train.users[by_user], np.arange(n_users + 1))
+
+    def block(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """(len(users), len(items)) mask of the training ratings of ``users`` (ascending,
+        distinct) on ``items`` (contiguous, ascending)."""
+        mask = np.zeros((len(users), len(items)), dtype=bool)
+        if not len(items) or not len(users):
+            return mask
+        a, b = int(items[0]), int(items[-1]) + 1
+        starts = self.user_ptr[users]
+        lengths = self.user_ptr[users + 1] - starts
+        lo, hi = self.item_ptr[a], self.item_ptr[b]
+        if lengths.sum() <= hi - lo:  # the users' own cells, then those in the item range
+            rows = np.repeat(np.arange(len(users)), lengths)
+            offsets = np.arange(len(rows)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            cols = self.user_items[np.repeat(starts, lengths) + offsets]
+            inside = (cols >= a) & (cols < b)
+            mask[rows[inside], cols[inside] - a] = True
+        else:  # the items' cells, then those of the users
+            u, i = self.item_users[lo:hi], self.item_items[lo:hi]
+            pos = np.minimum(np.searchsorted(users, u), len(users) - 1)
+            ok = users[pos] == u
+            mask[pos[ok], i[ok] - a] = True
         return mask
-    lo, hi = np.searchsorted(train_items, [items[0], items[-1] + 1])
-    u, i = train_users[lo:hi], train_items[lo:hi]
-    pos = np.minimum(np.searchsorted(users, u), len(users) - 1)
-    ok = users[pos] == u
-    mask[pos[ok], i[ok] - items[0]] = True
-    return mask
 
 
 def predict_inner_scorer(predict_inner: Callable[[np.ndarray, np.ndarray], np.ndarray]):
