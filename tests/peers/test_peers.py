@@ -187,3 +187,5 @@ model = { name = "svd", n_epochs = 5 }
     paths = build_report(tmp_path / "runs", tmp_path / "report")
     text = (tmp_path / "report" / "report.md").read_text()
     assert "| SVD |" in text and "| bias |" in text and paths
+    ranking = text[text.index("Top-N ranking") :]
+    assert "| SVD | 10 |" in ranking  # the peer's ranking metrics beside the aerec model's
