@@ -1,6 +1,7 @@
 """Digests of trained weights: did a change alter training, to the bit?
 
     python benchmarks/weights_digest.py [--epochs 3] [--data-dir DIR] [--threads 1]
+        [--only VARIANT ...] [--keep-denormals]
 
 Trains a few variants (U-AutoRec with the notebook's settings, I-AutoRec, Deep AE with and
 without side information, U-AutoRec with mask-out noise, two on the dense engine) for
@@ -8,7 +9,8 @@ without side information, U-AutoRec with mask-out noise, two on the dense engine
 data dir) and prints, per variant, the SHA-256 of its final weights and its last validation
 RMSE, training loss and training RMSE. Run it on two commits (``git stash`` / ``git
 checkout``) with the same thread count and compare the lines: equal digests mean bitwise
-identical training.
+identical training. ``--keep-denormals`` trains as aerec did before it flushed denormals
+(``aerec.ops.fpenv``), to see whether and when a denormal reaches a result.
 """
 
 from __future__ import annotations
@@ -38,7 +40,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--data-dir", default=os.environ.get("AEREC_DATA_DIR"))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--only", action="append", choices=sorted(VARIANTS), default=None)
+    parser.add_argument("--keep-denormals", action="store_true")
     args = parser.parse_args()
+    if args.keep_denormals:
+        import aerec.training.predict as predict
+
+        predict.flush_denormals = lambda on=True: False  # every fit starts by flushing
 
     from aerec.models.registry import default_plan
     from aerec.pipeline import choose_dataset
@@ -49,8 +57,11 @@ def main() -> None:
     set_threads(args.threads)
     dataset = choose_dataset(args.data_dir, print)  # ML-1M when it loads, else its twin
     data, parts = load_data(DataConfig(dataset, "stratified", split_seed=42), 42, args.data_dir)
-    print(f"{dataset}, {args.epochs} epochs, {args.threads} thread(s)")
+    kept = ", denormals kept" if args.keep_denormals else ""
+    print(f"{dataset}, {args.epochs} epochs, {args.threads} thread(s){kept}")
     for name, (model, params, noise) in VARIANTS.items():
+        if args.only and name not in args.only:
+            continue
         train = replace(default_plan(model)[0], epochs=args.epochs, patience=0, **noise)
         rec = AutoRecommender(model, train, RunOptions(seed=7), **params)
         rec.fit(data, parts.train, parts.val)
