@@ -76,7 +76,8 @@ def main() -> None:
     print(f"{cpu_model()}, {args.threads} threads, load average {load_average():.1f}")
     data, parts = load_data(DataConfig(args.dataset, split="random"), seed=1)
     print(f"{args.dataset}: {data.n_users} users x {data.n_items} items, {len(parts.test)} test")
-    ranking.top_k(np.zeros((1, 2)), np.zeros((1, 2), bool), 1)  # compile outside the timing
+    for dtype in (np.float32, np.float64):  # compile outside the timing
+        ranking.top_k(np.zeros((1, 2), dtype), np.zeros((1, 2), bool), 1)
     if args.scorer == "random":
         report("random scores", timed(random_scorer, parts, data.n_items, "users"))
         return

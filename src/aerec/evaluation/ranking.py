@@ -61,7 +61,7 @@ def top_k(scores: np.ndarray, exclude: np.ndarray, k: int) -> np.ndarray:
     index.
 
     Rows with fewer than ``k`` candidates are padded with -1."""
-    if _merge_kernel is None or k < 1:
+    if k < 1:
         return _top_k_numpy(scores, exclude, k)
     best = TopK(scores.shape[0], k)
     best.merge(scores, exclude, 0)

@@ -34,14 +34,13 @@ class PeerConfig:
 @dataclass(frozen=True)
 class FitData:
     """What a peer is fitted on: training ratings as inner indices (the same encoding as
-    aerec's models), the sizes of the vocabularies, the scale, the run seed and threads."""
+    aerec's models), the sizes of the vocabularies, the scale and the run seed."""
 
     train: Interactions
     n_users: int
     n_items: int
     scale: RatingScale
     seed: int
-    threads: int | None = None
 
 
 CELL_FACTORS = 1 << 22

@@ -36,9 +36,7 @@ def train_peer_run(config, out: Path, options: RunOptions, data_dir=None, resume
     require("peers", f"the peer {entry.name!r}")  # before the data is loaded
     _prepare_folder(out, config, resume)  # an interrupted fit restarts from the beginning
     data, parts = load_data(config.data, config.seed, data_dir, options.progress)
-    fit_data = FitData(
-        parts.train, data.n_users, data.n_items, data.scale, config.seed, options.threads
-    )
+    fit_data = FitData(parts.train, data.n_users, data.n_items, data.scale, config.seed)
     start = time.perf_counter()
     factors = entry.fit(config.model, fit_data)
     fit_seconds = time.perf_counter() - start
