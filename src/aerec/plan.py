@@ -5,7 +5,8 @@ full-batch L-BFGS with a strong-Wolfe line search), its schedule, its epochs (fo
 rounds of ``iterations`` iterations) and which of the model's parameters it trains. Its
 stopping rule reads validation: the phase keeps its best epoch on the validation RMSE
 (``keep = "best"``) or its last (``keep = "last"``, for a like-for-like run of a paper's
-schedule); the next phase starts from the kept weights.
+schedule); the next phase starts from the kept weights. :func:`refit_plan` turns a plan and
+the history of a run of it into the plan that retrains for the epochs each phase kept.
 
 This module sits below models and training: models name their default plans with it, the
 trainer runs them. It holds configs only.
@@ -13,6 +14,7 @@ trainer runs them. It holds configs only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from aerec.errors import ConfigError
@@ -171,3 +173,48 @@ def as_plan(train: TrainConfig | Plan) -> Plan:
 def cap_epochs(plan: Plan, epochs: int) -> Plan:
     """Every phase capped at ``epochs`` epochs (a smoke test of a long recipe)."""
     return tuple(replace(phase, epochs=min(phase.epochs, epochs)) for phase in plan)
+
+
+def check_refit(plan: Plan) -> Plan:
+    """``plan``, if a refit can choose its epochs: some phase keeps its best epoch."""
+    plan = as_plan(plan)
+    if not any(phase.keep == "best" for phase in plan):
+        raise ConfigError(
+            "a refit retrains for the epochs chosen on validation, but no phase of this plan "
+            "keeps its best epoch (keep = 'best'); drop refit or keep the best epoch"
+        )
+    return plan
+
+
+def refit_plan(plan: Plan, history: Sequence[Mapping]) -> Plan:
+    """The plan that retrains a model for the epochs each phase of ``plan`` kept in a run
+    whose per-epoch records are ``history``, to its last epoch (a refit on training and
+    validation ratings together, which can then choose nothing).
+
+    A phase that keeps its best epoch kept the first epoch of lowest validation RMSE (the
+    trainer's rule); one that keeps its last kept every epoch it ran. Each refit phase runs
+    that many epochs with ``keep = "last"``; its schedule runs over those epochs (a cosine
+    schedule ends sooner, a plateau schedule reads the training RMSE)."""
+    plan = check_refit(plan)
+    phases = []
+    for phase in plan:
+        records = [r for r in history if r.get("phase", phase.name) == phase.name]
+        if len(plan) == 1:
+            records = list(history)
+        if not records:
+            raise ConfigError(
+                f"the run to refit has no epoch of phase {phase.name!r}; it did not train "
+                "to the end of its plan (rerun it)"
+            )
+        if phase.keep == "best":
+            scores = [r.get("val_rmse") for r in records]
+            if any(s is None for s in scores):
+                raise ConfigError(
+                    f"the run to refit has no validation RMSE in phase {phase.name!r}; a "
+                    "refit needs a run with validation ratings (val_size > 0)"
+                )
+            kept = min(range(len(scores)), key=scores.__getitem__) + 1  # the first lowest
+        else:
+            kept = len(records)
+        phases.append(replace(phase, epochs=kept, keep="last", patience=0))
+    return tuple(phases)

@@ -35,6 +35,7 @@ RUN_FILES = frozenset(
         "model",
         "checkpoint",
         "reused_from.txt",
+        "selection",
         LOCK,
     }
 )

@@ -40,7 +40,7 @@ from aerec.evaluation.ranking import (
 from aerec.io import write_json, write_text
 from aerec.models import MODELS, ModelConfig, entry, model_config
 from aerec.peers import PeerConfig, is_peer, peer_config
-from aerec.plan import Plan, as_plan
+from aerec.plan import Plan, as_plan, check_refit, refit_plan
 from aerec.recommender import AutoRecommender
 from aerec.render.plots import plot_history
 from aerec.runfolder import (
@@ -122,6 +122,12 @@ class RunConfig:
     train: the plan's phases (None: the recipe's plan).
     recipe: the model's named recipe (``default``, ``authors``, ``paper``, ...) that gave the
         defaults of [model] and [train]; the config's own values override it.
+    refit: train twice: first this config as it is (the *selection* run, in the run
+        folder's ``selection/`` or, in an experiment, the run of the same config), which
+        chooses each phase's epochs on validation; then the model afresh on the training and
+        validation ratings together for those epochs (:func:`aerec.plan.refit_plan`), scored
+        on test. Nothing is chosen on test, and the final model uses every rating but the
+        test ones.
 
     ``model`` may also be a peer's config (:mod:`aerec.peers`): its library trains it, so it
     has no plan (``plan`` is empty, and no [train] is written or accepted).
@@ -132,10 +138,27 @@ class RunConfig:
     train: Plan | None = None
     seed: int = 42
     recipe: str = "default"
+    refit: bool = False
 
     def __post_init__(self) -> None:
         if self.train is not None:
             object.__setattr__(self, "train", as_plan(self.train))
+        if self.refit and isinstance(self.model, PeerConfig):
+            raise ConfigError(
+                f"{self.model.name!r} is a peer, trained by its own library: it has no epochs "
+                "to choose on validation; drop refit"
+            )
+        if self.refit and self.data.val_size == 0 and self.data.val is None:
+            raise ConfigError(
+                "refit chooses the epochs on validation, but val_size is 0 (no validation "
+                "ratings); set val_size > 0 or drop refit"
+            )
+        if self.refit:
+            check_refit(self.plan)
+
+    def selection(self) -> RunConfig:
+        """The config of the run that chooses a refit's epochs: this one, without refit."""
+        return replace(self, refit=False)
 
     @property
     def plan(self) -> Plan:
@@ -152,17 +175,23 @@ class RunConfig:
         }
         if phases:
             out["train"] = phases[0] if len(phases) == 1 else phases
-        return out if self.recipe == "default" else {"recipe": self.recipe, **out}
+        top = {"recipe": self.recipe} if self.recipe != "default" else {}
+        if self.refit:  # only when set, so that other configs keep their run ids
+            top["refit"] = True
+        return {**top, **out}
 
     @classmethod
     def from_dict(cls, values: dict, where: str = "config") -> RunConfig:
         values = dict(values)
-        unknown = sorted(set(values) - {"seed", "data", "model", "train", "recipe"})
+        unknown = sorted(set(values) - {"seed", "data", "model", "train", "recipe", "refit"})
         if unknown:
             raise ConfigError(
-                f"unknown section {unknown[0]!r} in {where}; valid: seed, recipe, data, model, "
-                "train"
+                f"unknown section {unknown[0]!r} in {where}; valid: seed, recipe, refit, data, "
+                "model, train"
             )
+        refit = values.get("refit", False)
+        if not isinstance(refit, bool):
+            raise ConfigError(f"refit in {where} must be true or false, got {refit!r}")
         for section in ("data", "model"):
             if not isinstance(values.get(section, {}), dict):
                 raise ConfigError(
@@ -193,7 +222,7 @@ class RunConfig:
                     f"{name!r} in {where} is a peer, trained by its own library: it takes no "
                     "[train] and no recipe; set its parameters under [model]"
                 )
-            return cls(model=peer_config(name, model, where), data=data, seed=seed)
+            return cls(model=peer_config(name, model, where), data=data, seed=seed, refit=refit)
         recipe = entry(name).recipe(recipe_name)
         model = model_config(name, **(dict(recipe.model) | model))
         plan = None
@@ -207,6 +236,7 @@ class RunConfig:
             train=plan,
             seed=seed,
             recipe=recipe_name,
+            refit=refit,
         )
 
 
@@ -357,9 +387,12 @@ def train_run(
     resume: bool = False,
     tensorboard: str | Path | None = None,
     wait: bool = False,
+    selection: str | Path | None = None,
 ) -> dict:
     """Train, evaluate on test at the best validation epoch, and write the run folder;
-    log the training curves to TensorBoard in the folder ``tensorboard`` if given.
+    log the training curves to TensorBoard in the folder ``tensorboard`` if given. A
+    ``refit`` config first trains (or reads back) its selection run in the folder
+    ``selection`` (None: ``out/selection``).
 
     Everything is checked before anything is written (the options, the data, its split).
     The folder is locked while the run trains (see :mod:`aerec.runfolder`): a run another
@@ -379,6 +412,11 @@ def train_run(
         with RunLock(out, wait):
             return train_peer_run(config, out, options, data_dir, resume)
     data, parts = load_data(config.data, config.seed, data_dir, options.progress)
+    if config.refit and not len(parts.val):
+        raise ConfigError(
+            "refit chooses the epochs on validation, but this split leaves no validation "
+            "ratings; give a split with validation ratings or drop refit"
+        )
     logger = None if tensorboard is None else TensorBoardLogger(tensorboard)
     with RunLock(out, wait) if main else contextlib.nullcontext() as lock:
         if main and (out / "metrics.json").exists():  # another process finished it meanwhile
@@ -388,10 +426,16 @@ def train_run(
             sweep(out, finished=False)
             _prepare_folder(out, config, resume)
         try:
+            plan, refit = config.plan, None
+            if config.refit:
+                folder = out / SELECTION if selection is None else Path(selection)
+                plan, refit, parts = _select(config, out, folder, options, data_dir, parts, wait)
             with ProcessSlot():  # registered first, then counted: two at once share the cores
                 share = None if options.threads else ThreadShare(default_threads())
                 options = replace(options, threads=options.threads or share.threads)
-                return _train(config, out, options, data, parts, resume, logger, main, share)
+                return _train(
+                    config, out, options, data, parts, resume, logger, main, share, plan, refit
+                )
         except BaseException as exc:
             if main:
                 _clean_up(out, lock, fresh, exc)
@@ -417,9 +461,36 @@ def run_options(options: RunOptions | None, config: RunConfig) -> RunOptions:
     return options
 
 
-def _train(config, out, options, data, parts, resume, logger, main, share=None) -> dict:
+SELECTION = "selection"
+"""The subfolder of a refit run that holds its selection run."""
+
+
+def _select(config, out, folder, options, data_dir, parts, wait) -> tuple:
+    """A refit's selection run, trained in ``folder`` (or read back when it is finished);
+    the refit's plan, its record for metrics.json, and the split with validation merged
+    into train."""
+    metrics = train_run(config.selection(), folder, options, data_dir, True, None, wait)
+    history = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    plan = refit_plan(config.plan, history)
+    record = {
+        "selection": str(folder if folder.is_absolute() else folder.resolve()),
+        "epochs": {phase.name: phase.epochs for phase in plan},
+        "selection_val_rmse": metrics["val_rmse"],
+        "selection_test_rmse": metrics["test_rmse"],
+        "selection_seconds": metrics["fit_seconds"],
+    }
+    with contextlib.suppress(ValueError):  # inside out: said relative to it
+        record["selection"] = str(folder.resolve().relative_to(out.resolve()))
+    train = parts.train.concat(parts.val)
+    report = parts.report | {"refit": True, "n_train": len(train), "n_val": 0}
+    return plan, record, Split(train, parts.val.take(np.arange(0)), parts.test, report)
+
+
+def _train(
+    config, out, options, data, parts, resume, logger, main, share=None, plan=None, refit=None
+) -> dict:
     start = time.perf_counter()
-    rec = AutoRecommender(config.model, config.plan, options)
+    rec = AutoRecommender(config.model, plan or config.plan, options)
     with logger or contextlib.nullcontext():
         rec.fit(
             data,
@@ -437,6 +508,8 @@ def _train(config, out, options, data, parts, resume, logger, main, share=None) 
         "device": str(rec.inputs_.device),
         "torch": torch.__version__,
     }
+    if refit is not None:
+        metrics["refit"] = refit
     if not main:  # other ranks of a distributed run leave the writing to rank 0
         return metrics
     rec.save(out / "model")
@@ -483,7 +556,7 @@ def _clean_up(out: Path, lock: RunLock, fresh: bool, exc: BaseException) -> None
     config.toml)."""
     if isinstance(exc, TrainingError) or not checkpoint.exists(out / "checkpoint"):
         shutil.rmtree(out / "checkpoint", ignore_errors=True)
-    if (out / "checkpoint").exists():
+    if (out / "checkpoint").exists() or (out / SELECTION).exists():  # a refit's kept stage
         return
     if lock.created:
         lock.remove_made()

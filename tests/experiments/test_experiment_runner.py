@@ -41,7 +41,16 @@ def _copy(tiny_experiment, tmp_path):
 
 
 def _no_training(monkeypatch, calls=None, error=None):
-    def fake(config, out, options=None, data_dir=None, resume=False, tensorboard=None, wait=False):
+    def fake(
+        config,
+        out,
+        options=None,
+        data_dir=None,
+        resume=False,
+        tensorboard=None,
+        wait=False,
+        selection=None,
+    ):
         if calls is not None:
             calls.append((out.name, resume))
         if error is not None:
@@ -216,3 +225,55 @@ def test_reuse_can_be_switched_off_and_needs_the_same_config(
     _no_training(monkeypatch, calls)
     run_experiment(other, runs_dir, progress=False, say=lambda s: None, reuse=False)
     assert len(calls) == 6
+
+
+REFIT_SPEC = """
+[experiment]
+name = "refit"
+description = "A row and its refit."
+seeds = [1]
+baseline = "plain"
+
+[data]
+dataset = "synthetic-300x150x15000"
+split = "random"
+
+[model]
+name = "autorec"
+based = "item"
+hidden = 16
+activation = "sigmoid"
+last_activation = "identity"
+
+[train]
+epochs = 6
+lr = 0.01
+batch_size = 16
+patience = 0
+
+[[variants]]
+label = "refit"
+run = { refit = true }
+
+[[variants]]
+label = "plain"
+"""
+
+
+@pytest.mark.parametrize("only", [(), ("refit",)])
+def test_a_refit_row_chooses_on_the_run_of_its_plain_row(tmp_path, only):
+    """The refit row's selection run is the plain row's run, trained once for both (the
+    refit row comes first here: it trains the plain row's folder, which the plain row then
+    finds done); with --only refit, the plain row's folder is made all the same."""
+    spec = load_spec(write_spec(tmp_path, REFIT_SPEC, "refit.toml"))
+    runs = tmp_path / "runs"
+    run_experiment(spec, runs, progress=False, say=lambda s: None, only=only)
+    refit, plain = (p.folder for p in plan(spec, runs))
+    metrics = json.loads((refit / "metrics.json").read_text())
+    assert metrics["refit"]["selection"] == str(plain.resolve())
+    assert sorted(p.name for p in refit.parent.iterdir() if p.is_dir()) == sorted(
+        [refit.name, plain.name]
+    )
+    assert not (refit / "selection").exists() and (plain / "metrics.json").is_file()
+    table = collect(spec, runs, say=lambda s: None, write=False)
+    assert list(table["row"]) == ["refit", "plain"]  # both collected, --only or not

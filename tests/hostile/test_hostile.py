@@ -41,6 +41,8 @@ OPTIONS = {
     "train-test-size-word": (_train("--test-size", "a"), "--test-size"),
     "train-val-size": (_train("--val-size", "2"), "val_size"),
     "train-val-size-inf": (_train("--val-size", "inf"), "finite"),
+    "train-refit-no-val": (_train("--refit", "--val-size", "0"), "val_size is 0"),
+    "train-refit-keep-last": (_train("--refit", "--keep", "last"), "keeps its best epoch"),
     "train-seed-neg": (_train("--seed", "-1"), "seed"),
     "train-seed-word": (_train("--seed", "x"), "--seed"),
     "train-hidden-zero": (_train("--hidden", "0"), "--hidden"),
@@ -336,6 +338,8 @@ TOML_CONFIGS = {
     "toml-sep-empty": ('[data]\ndataset = "r.csv"\nsep = ""\n', "sep"),
     "toml-binary": (b"\xff\xfe\x00junk", "TOML"),
     "toml-model-name": ('[model]\nname = "vae"\n', "unknown model"),
+    "toml-refit-word": ('refit = "yes"\n', "refit"),
+    "toml-refit-no-val": ("refit = true\n[data]\nval_size = 0.0\n", "val_size is 0"),
 }
 
 

@@ -60,7 +60,11 @@ _FILE = click.Path(dir_okay=False)
 
 
 def build_config(
-    config_file: Path | None, seed: int | None, options: dict, recipe: str | None = None
+    config_file: Path | None,
+    seed: int | None,
+    options: dict,
+    recipe: str | None = None,
+    refit: bool | None = None,
 ) -> RunConfig:
     """The config file (if any) with the given command-line options on top."""
     values = read_toml(config_file) if config_file else {}
@@ -84,6 +88,8 @@ def build_config(
         values["seed"] = seed
     if recipe is not None:
         values["recipe"] = recipe
+    if refit is not None:
+        values["refit"] = refit
     return RunConfig.from_dict(values, str(config_file or "options"))
 
 
@@ -103,6 +109,12 @@ def build_config(
 @SCALE
 @click.option("--model", type=click.Choice(list(MODELS)), help="Model [autorec].")
 @click.option("--recipe", help="The model's named recipe (default, authors, paper, ...).")
+@click.option(
+    "--refit/--no-refit",
+    default=None,
+    help="Choose the epochs on validation (a first run, kept in OUT/selection), then train "
+    "afresh on train + validation for those epochs [no-refit].",
+)
 @click.option("--split", type=click.Choice(RUN_SPLITS), help="Split method [stratified].")
 @click.option("--test-size", type=float)
 @click.option("--val-size", type=float)
@@ -143,6 +155,7 @@ def train(
     data_dir,
     seed,
     recipe,
+    refit,
     out,
     resume,
     tensorboard,
@@ -153,7 +166,7 @@ def train(
     **options,
 ):
     """Train a model, evaluate it on the test split, write the run folder."""
-    config = build_config(config_file, seed, options, recipe)
+    config = build_config(config_file, seed, options, recipe, refit)
     run_options = RunOptions(
         config.seed, device, threads, progress, checkpoint_every=checkpoint_every
     )

@@ -74,6 +74,15 @@ class Interactions:
             self.users[index], self.items[index], self.ratings[index], self.timestamps[index]
         )
 
+    def concat(self, other: Interactions) -> Interactions:
+        """These ratings, then ``other``'s."""
+        return Interactions(
+            *(
+                np.concatenate([getattr(self, name), getattr(other, name)])
+                for name in ("users", "items", "ratings", "timestamps")
+            )
+        )
+
 
 @dataclass(frozen=True)
 class Vocab:

@@ -94,7 +94,8 @@ def tuned_config(row: Row, picks: dict[str, Any], seed: int, where: str) -> RunC
     for key, value in picks.items():
         section, name = check_dotted(key, where)
         values.setdefault(section, {})[name] = value
-    return RunConfig.from_dict({**values, "seed": seed}, where)
+    top = values.pop("run", {})  # run.recipe = "authors" -> recipe = "authors"
+    return RunConfig.from_dict({**values, **top, "seed": seed}, where)
 
 
 def expand_runs(

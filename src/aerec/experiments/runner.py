@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from aerec.errors import AerecError, CheckpointError, ConfigError, DiskFullError, RunBusyError
-from aerec.experiments.expand import ExperimentRun, expand_runs, format_value
+from aerec.experiments.expand import ExperimentRun, expand_runs, format_value, run_id
 from aerec.experiments.spec import ExperimentSpec
 from aerec.extras import require
 from aerec.io import atomic_write, write_json, write_text
@@ -68,6 +68,7 @@ class PlannedRun:
     folder: Path
     status: str
     source: Path | None = None
+    selection: Path | None = None
 
 
 def experiment_dir(spec: ExperimentSpec, runs_dir: str | Path) -> Path:
@@ -86,16 +87,16 @@ def plan(
     and whether it is done, to copy, to resume or to do."""
     overrides = overrides or Overrides()
     root = experiment_dir(spec, runs_dir)
-    runs = expand_runs(spec, overrides.seeds, overrides.epochs, overrides.dataset)
-    if only:
-        runs = select_rows(runs, only)
+    every = expand_runs(spec, overrides.seeds, overrides.epochs, overrides.dataset)
+    runs = select_rows(every, only) if only else every
     planned = []
     for run in runs:
         folder = root / run.run_id
         status, source = _status(folder), None
         if status == "todo" and reuse and (source := _twin(run, folder, Path(runs_dir))):
             status = "copy"
-        planned.append(PlannedRun(run, folder, status, source))
+        selection = selection_folder(run, folder, every) if run.config.refit else None
+        planned.append(PlannedRun(run, folder, status, source, selection))
     return planned
 
 
@@ -134,6 +135,17 @@ def _twin(run: ExperimentRun, folder: Path, runs_dir: Path) -> Path | None:
         if config.to_dict() == run.config.to_dict():
             return other
     return None
+
+
+def selection_folder(run: ExperimentRun, folder: Path, runs: list[ExperimentRun]) -> Path:
+    """Where the refit run ``run`` (in ``folder``) finds its selection run: the folder of
+    the spec's run of the same config (the row without refit, among ``runs``: trained once
+    for both), else a folder of its own beside it."""
+    config = run.config.selection()
+    for other in runs:
+        if other.config.to_dict() == config.to_dict():
+            return folder.parent / other.run_id
+    return folder.parent / run_id(f"{run.row.label} selection", config)
 
 
 def _copy_run(source: Path, folder: Path) -> None:
@@ -254,7 +266,9 @@ def _train(
     folder is named by its config."""
     try:
         options = replace(options, seed=item.run.config.seed)  # each run has its own seed
-        train_run(item.run.config, item.folder, options, data_dir, True, tensorboard, wait)
+        train_run(
+            item.run.config, item.folder, options, data_dir, True, tensorboard, wait, item.selection
+        )
     except RunBusyError:
         raise
     except DiskFullError:
