@@ -477,7 +477,7 @@ def _select(config, out, folder, options, data_dir, parts, wait) -> tuple:
         "epochs": {phase.name: phase.epochs for phase in plan},
         "selection_val_rmse": metrics["val_rmse"],
         "selection_test_rmse": metrics["test_rmse"],
-        "selection_seconds": metrics["fit_seconds"],
+        "selection_seconds": metrics.get("fit_seconds", metrics["wall_seconds"]),
     }
     with contextlib.suppress(ValueError):  # inside out: said relative to it
         record["selection"] = str(folder.resolve().relative_to(out.resolve()))
