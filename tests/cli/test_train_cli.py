@@ -219,3 +219,26 @@ def test_foreign_checkpoint_is_refused(run_dir, capsys):
 def test_finished_run_is_not_overwritten(run_dir, capsys):
     code, _, err = run_cli(["train", "--dataset", DATASET, "--out", str(run_dir), *FAST], capsys)
     assert code == 2 and "already holds a finished run" in err
+
+
+def test_train_refit_writes_its_selection_run_and_evaluates_like_any_run(tmp_path, capsys):
+    out = tmp_path / "refit"
+    args = ["train", "--dataset", DATASET, "--split", "random", "--based", "item"]
+    args += ["--hidden", "16", "--activation", "sigmoid", "--last-activation", "identity"]
+    args += ["--lr", "0.01", "--refit", "--out", str(out), *FAST]
+    code, printed, err = run_cli(args, capsys)
+    assert code == 0, err
+    metrics = json.loads((out / "metrics.json").read_text())
+    chosen = metrics["refit"]["epochs"]["train"]
+    assert (
+        f"refit on train + validation for the epochs chosen on validation (train {chosen};"
+        in printed
+    )
+    assert "refit = true" in (out / "config.toml").read_text()
+    assert (out / "selection" / "metrics.json").is_file()
+    assert "refit" not in (out / "selection" / "config.toml").read_text()
+    code, shown, err = run_cli(["evaluate", str(out), "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(shown)["test_rmse"] == pytest.approx(metrics["test_rmse"], abs=1e-12)
+    code, _, err = run_cli([*args, "--resume"], capsys)  # finished: read back, not retrained
+    assert code == 0, err

@@ -182,6 +182,14 @@ def _print_metrics(metrics: dict, out: Path) -> None:
         f"best epoch {metrics['best_epoch']}/{metrics['epochs_run']}  "
         f"{metrics['train_seconds']:.0f} s  -> {out}"
     )
+    refit = metrics.get("refit")
+    if refit:
+        epochs = ", ".join(f"{name} {n}" for name, n in refit["epochs"].items())
+        click.echo(
+            f"refit on train + validation for the epochs chosen on validation ({epochs}; "
+            f"selection run {refit['selection']}: val RMSE {refit['selection_val_rmse']:.4f}, "
+            f"test RMSE {refit['selection_test_rmse']:.4f})"
+        )
     ranking = metrics.get("ranking") or {}
     if not ranking.get("k"):
         return
