@@ -22,6 +22,9 @@ size 256, the per-row masked MSE plus the L2 penalty, seed 42):
   makes over the weights (:data:`WEIGHT_PASSES`) and, for the dense side, over its dense
   batch tensors; ``floor_s``: an epoch's steps at the bandwidth the STREAM triad of this same
   run measured; ``over_floor`` = epoch_s / floor_s (1 would be memory-bound at full speed);
+* ``shared_s`` (Deep AE): seconds per epoch of the work both sides do alike, the middle
+  layers' forward (code dropout included) and backward, timed alone in aerec's process: what
+  no sparse engine can take off, so ``dense_epoch_s / shared_s`` bounds the per-epoch ratio;
 * ``peak_rss_mib``, the CPU model, the load average before and after (other processes
   running beside the benchmark show there), the measured bandwidth.
 
@@ -124,7 +127,11 @@ def measure(
             to_target = sum(t["wall_s"] for t in train) + sum(val_s)
     n_params = sum(p.numel() for p in rec.model_.parameters())
     steps = math.ceil(len(trainer.rows) / config.batch_size)
+    shared = None
+    if impl == "aerec":
+        shared = _shared_seconds(rec.model_, len(trainer.rows), config.batch_size)
     return {
+        "shared_s": shared,
         "epochs": [t["wall_s"] for t in train],
         "user_s": statistics.median(t["user_s"] for t in train),
         "system_s": statistics.median(t["system_s"] for t in train),
@@ -143,6 +150,42 @@ def measure(
         "dataset": data.name,
         "engine": "sparse" if trainer.sparse and impl == "aerec" else "dense",
     }
+
+
+def _shared_seconds(model, n_rows: int, batch_size: int, repeats: int = 3) -> float | None:
+    """Seconds per epoch (the best of ``repeats``) of the work a step of either side does
+    alike: the middle layers of a deep autoencoder (all but the first and the last, the two
+    aerec's sparse engine computes from the observed cells), forward with their activations
+    and the code dropout, and backward to their weights and input; for ``n_rows`` rows in
+    batches of ``batch_size``. The optimizer is left out (aerec's fused Adam and the
+    reference's plain one differ). None for a model with one hidden layer (AutoRec): nothing
+    there is computed alike."""
+    import time
+
+    import torch
+    import torch.nn.functional as F
+
+    from aerec.models.activations import dropout
+
+    layers = getattr(model, "layers", None)
+    if layers is None or len(layers) < 3:
+        return None
+    gen = torch.Generator().manual_seed(0)
+    sizes = [min(batch_size, n_rows - start) for start in range(0, n_rows, batch_size)]
+    inputs = [torch.randn(n, layers[0].out_features, requires_grad=True) for n in sizes]
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for x in inputs:
+            h = x
+            for j in range(1, len(layers) - 1):
+                h = model.activations[j](F.linear(h, model.weight(j), model.layers[j].bias))
+                if j == model.code_layer:
+                    h = dropout(h, model.code_dropout, gen)
+            h.backward(torch.ones_like(h))
+        best = min(best, time.perf_counter() - start)
+    model.zero_grad(set_to_none=True)
+    return best
 
 
 def _step_bytes(impl: str, n_params: int, batch: int, n_cols: int) -> int:
@@ -292,6 +335,14 @@ def _print_row(row: dict) -> None:
         f"{row['speedup']:.2f}x, {row['ratings_per_s']:,.0f} ratings/s, peak "
         f"{row['peak_rss_mib']:.0f} / {row['dense_peak_rss_mib']:.0f} MiB"
     )
+    if row["shared_s"] is not None:
+        shared, aerec, dense = row["shared_s"], row["epoch_s"], row["dense_epoch_s"]
+        lines.append(
+            f"    done alike by both (middle layers forward and backward, code dropout): "
+            f"{shared:.3f} s per epoch; the rest: aerec {aerec - shared:.3f} s, dense "
+            f"{dense - shared:.3f} s; 3x per epoch needs aerec's rest <= "
+            f"{dense / 3 - shared:.3f} s; with it free, at most {dense / shared:.1f}x"
+        )
     for side, prefix in (("aerec", ""), ("dense", "dense_")):
         lines.append(
             f"    {side}: user {row[prefix + 'user_s']:.3f} s, system "
