@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from aerec.errors import ConfigError
+from aerec.errors import CheckpointError, ConfigError
 from aerec.experiments.blend import blend_experiment, blend_folders, blend_summary
 from aerec.runs import read_run
 from tests.experiments.tiny import write_spec
@@ -96,3 +96,65 @@ def test_the_command_prints_the_seeds_and_the_summary(runs, tmp_path, capsys):
     assert code == 0, err
     assert "weight sigmoid" in out and "blend - row, global" in out
     assert "seed 3: blend test RMSE" in err
+
+
+REFIT_BLEND_SPEC = """
+[experiment]
+name = "refit-blend"
+description = "Two rows and the refit of one."
+seeds = [1]
+baseline = "sigmoid"
+
+[data]
+dataset = "synthetic-300x150x15000"
+split = "random"
+
+[model]
+name = "autorec"
+based = "item"
+hidden = 16
+last_activation = "identity"
+
+[train]
+epochs = 6
+lr = 0.01
+batch_size = 16
+patience = 0
+
+[[variants]]
+label = "sigmoid"
+model = { activation = "sigmoid" }
+
+[[variants]]
+label = "elu"
+model = { activation = "elu" }
+
+[[variants]]
+label = "elu, refit"
+model = { activation = "elu" }
+run = { refit = true }
+"""
+
+
+def test_a_refit_member_is_weighted_on_its_selection_runs_validation(tmp_path, monkeypatch):
+    """The refit row's weight is fitted on its selection run's validation predictions (here
+    the "elu" row's run): the same weights as the blend of the rows themselves; its test
+    predictions are the refit model's."""
+    from aerec.experiments import load_spec, run_experiment
+
+    monkeypatch.setenv("AEREC_CACHE_DIR", str(tmp_path / "cache"))
+    spec = load_spec(write_spec(tmp_path, REFIT_BLEND_SPEC, "rb.toml"))
+    table = run_experiment(spec, tmp_path / "runs", progress=False, say=lambda s: None)
+    folders = dict(
+        zip(table["row"], tmp_path / "runs" / "refit-blend" / table["run_id"], strict=True)
+    )
+    plain = blend_folders({k: folders[k] for k in ("sigmoid", "elu")})
+    refit = blend_folders({"sigmoid": folders["sigmoid"], "elu": folders["elu, refit"]})
+    assert refit.weights == plain.weights and refit.intercept == plain.intercept
+    assert refit.member_val_rmse == plain.member_val_rmse
+    refit_rmse = table.loc[table["row"] == "elu, refit", "test_rmse"].item()
+    assert refit.members["elu"]["rmse"] == pytest.approx(refit_rmse, abs=1e-6)
+    assert refit.test["rmse"] != plain.test["rmse"]
+    shutil.rmtree(folders["elu"])  # the refit's selection run, gone: one clear error
+    with pytest.raises(CheckpointError, match=r"selection run .* is missing"):
+        blend_folders({"sigmoid": folders["sigmoid"], "elu": folders["elu, refit"]})

@@ -6,6 +6,11 @@ intercept); the same weights on their test predictions, clipped to the scale, ar
 aerec's one scoring function. The weights see validation only: the test set chooses nothing.
 The runs of a seed must share one split (the same data config and split seed), which is
 checked, as is the data each was trained on.
+
+A refit run (``refit = true``) was trained on the validation ratings too, so its own
+predictions there say nothing: its weight is fitted on the predictions of its selection run
+(the same config without refit, trained without those ratings) and applied to the refit
+model's test predictions, the usual way to blend models refitted on all their data.
 """
 
 from __future__ import annotations
@@ -71,7 +76,12 @@ def blend_folders(folders: dict[str, Path], data_dir=None) -> Blend:
     scale = recs[first].scale_
     val_pred, test_pred = ({}, {})
     for label, rec in recs.items():
-        val_pred[label] = rec.predict_inner(parts.val.users, parts.val.items).astype(np.float64)
+        on_val = rec
+        if runs[label][0].refit:  # its validation predictions are its selection run's
+            on_val = AutoRecommender.load(
+                _selection(Path(folders[label]), runs[label][1]) / "model"
+            )
+        val_pred[label] = on_val.predict_inner(parts.val.users, parts.val.items).astype(np.float64)
         test_pred[label] = rec.predict_inner(parts.test.users, parts.test.items).astype(np.float64)
     labels = list(folders)
     design = np.column_stack([val_pred[k] for k in labels] + [np.ones(len(parts.val))])
@@ -94,6 +104,18 @@ def blend_folders(folders: dict[str, Path], data_dir=None) -> Blend:
         test=score(parts.test.users, true, blended(test_pred), scale),
         members={k: score(parts.test.users, true, test_pred[k], scale) for k in labels},
     )
+
+
+def _selection(folder: Path, metrics: dict) -> Path:
+    """The selection run of the refit run in ``folder`` (its metrics name it)."""
+    named = (metrics.get("refit") or {}).get("selection")
+    selection = folder / named if named else None
+    if selection is None or not (selection / "metrics.json").is_file():
+        raise CheckpointError(
+            f"{folder} is a refit run whose selection run ({named or 'not named'}) is missing; "
+            "its blend weight is fitted on that run's validation predictions: train it again"
+        )
+    return selection
 
 
 def blend_experiment(
