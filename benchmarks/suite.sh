@@ -6,12 +6,16 @@
 # Each step writes OUT/<step>.log: a first line with the UTC time, the commit, the CPU model
 # and the load average, then the benchmark's own output and `/usr/bin/time -v`'s counts
 # (wall, user and system CPU, peak resident memory, page faults), then the load average
-# after it. Steps (all by default, in this order; about 35 minutes on our idle 2-core machine,
+# after it. Steps (all by default, in this order; about 40 minutes on our idle 2-core machine,
 # most of it the ML-25M and Netflix shapes):
 #
+#   digests     benchmarks/weights_digest.py with 1 and with 2 threads: the weights' digests
 #   run         benchmarks/run.py: U-AutoRec, I-AutoRec and Deep AE against the dense
 #               reference (per epoch and to the target; memory floor; faults)
 #   denormals   U-AutoRec 60 epochs, denormals kept then flushed, twice, alternated
+#   notebook-500
+#               benchmarks/notebook_500.py: the notebook's U-AutoRec, 500 epochs, denormals
+#               kept and flushed
 #   to-rmse     benchmarks/time_to_rmse.py --same-recipe: U-AutoRec to the notebook's RMSE
 #   adam        benchmarks/adam_faults.py: page faults per Adam step by parameter layout
 #   ml25m-item  benchmarks/epoch_rusage.py: 2 epochs of item-based AutoRec, synthetic-ml-25m
@@ -28,9 +32,9 @@ out=${1:?usage: AEREC_DATA_DIR=DIR benchmarks/suite.sh OUT [STEP ...]}
 shift
 steps=("$@")
 if [ ${#steps[@]} -eq 0 ]; then
-    steps=(run denormals to-rmse adam ml25m-item ranking netflix-user netflix-item etl)
+    steps=(digests run denormals notebook-500 to-rmse adam ml25m-item ranking netflix-user netflix-item etl)
 fi
-known=" run denormals to-rmse adam ml25m-item ranking netflix-user netflix-item etl "
+known=" digests run denormals notebook-500 to-rmse adam ml25m-item ranking netflix-user netflix-item etl "
 for name in "${steps[@]}"; do
     case $known in *" $name "*) ;; *) echo "unknown step $name; the steps:$known" >&2; exit 2 ;; esac
 done
@@ -65,6 +69,10 @@ train_epochs() {  # train_epochs NAME DATASET BASED EPOCHS
 
 for name in "${steps[@]}"; do
     case $name in
+        digests)
+            step digests-1 "$python" "$here/weights_digest.py" --threads 1
+            step digests-2 "$python" "$here/weights_digest.py" --threads 2
+            ;;
         run) step run "$python" "$here/run.py" --json "$out/run.json" ;;
         denormals)
             for k in 1 2; do
@@ -73,6 +81,9 @@ for name in "${steps[@]}"; do
                 step "denormals-flushed-$k" "$python" "$here/run.py" --models U-AutoRec \
                     --epochs 60 --max-epochs 60 --json "$out/denormals-flushed-$k.json"
             done
+            ;;
+        notebook-500)
+            step notebook-500 "$python" "$here/notebook_500.py" --json "$out/notebook-500.json"
             ;;
         to-rmse)
             step to-rmse "$python" "$here/time_to_rmse.py" --same-recipe --models U-AutoRec \
