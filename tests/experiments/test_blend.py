@@ -9,7 +9,7 @@ import pytest
 from aerec.errors import CheckpointError, ConfigError
 from aerec.experiments.blend import blend_experiment, blend_folders, blend_summary
 from aerec.runs import read_run
-from tests.experiments.tiny import write_spec
+from tests.experiments.tiny import SMALL_ITEM_AUTOREC, write_spec
 from tests.helpers import run_cli
 
 ROWS = ("sigmoid", "elu")
@@ -98,41 +98,25 @@ def test_the_command_prints_the_seeds_and_the_summary(runs, tmp_path, capsys):
     assert "seed 3: blend test RMSE" in err
 
 
-REFIT_BLEND_SPEC = """
+REFIT_BLEND_SPEC = f"""
 [experiment]
 name = "refit-blend"
 description = "Two rows and the refit of one."
 seeds = [1]
 baseline = "sigmoid"
-
-[data]
-dataset = "synthetic-300x150x15000"
-split = "random"
-
-[model]
-name = "autorec"
-based = "item"
-hidden = 16
-last_activation = "identity"
-
-[train]
-epochs = 6
-lr = 0.01
-batch_size = 16
-patience = 0
-
+{SMALL_ITEM_AUTOREC}
 [[variants]]
 label = "sigmoid"
-model = { activation = "sigmoid" }
+model = {{ activation = "sigmoid" }}
 
 [[variants]]
 label = "elu"
-model = { activation = "elu" }
+model = {{ activation = "elu" }}
 
 [[variants]]
 label = "elu, refit"
-model = { activation = "elu" }
-run = { refit = true }
+model = {{ activation = "elu" }}
+run = {{ refit = true }}
 """
 
 

@@ -12,7 +12,7 @@ from aerec.errors import CheckpointError, DataError
 from aerec.experiments import Overrides, collect, load_spec, plan, run_experiment
 from aerec.experiments import runner as runner_module
 from aerec.experiments.runner import RESULTS_CSV, RESULTS_PARQUET
-from tests.experiments.tiny import TINY_SPEC, write_spec
+from tests.experiments.tiny import SMALL_ITEM_AUTOREC, TINY_SPEC, write_spec
 
 COLUMNS = (
     "row",
@@ -227,36 +227,21 @@ def test_reuse_can_be_switched_off_and_needs_the_same_config(
     assert len(calls) == 6
 
 
-REFIT_SPEC = """
+REFIT_SPEC = f"""
 [experiment]
 name = "refit"
 description = "A row and its refit."
 seeds = [1]
 baseline = "plain"
-
-[data]
-dataset = "synthetic-300x150x15000"
-split = "random"
-
-[model]
-name = "autorec"
-based = "item"
-hidden = 16
-activation = "sigmoid"
-last_activation = "identity"
-
-[train]
-epochs = 6
-lr = 0.01
-batch_size = 16
-patience = 0
-
+{SMALL_ITEM_AUTOREC}
 [[variants]]
 label = "refit"
-run = { refit = true }
+model = {{ activation = "sigmoid" }}
+run = {{ refit = true }}
 
 [[variants]]
 label = "plain"
+model = {{ activation = "sigmoid" }}
 """
 
 

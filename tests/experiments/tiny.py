@@ -44,6 +44,26 @@ user_rmse = 0.916
 match = {{ variant = "sigmoid" }}
 """
 
+SMALL_ITEM_AUTOREC = """
+[data]
+dataset = "synthetic-300x150x15000"
+split = "random"
+
+[model]
+name = "autorec"
+based = "item"
+hidden = 16
+last_activation = "identity"
+
+[train]
+epochs = 6
+lr = 0.01
+batch_size = 16
+patience = 0
+"""
+"""[data], [model] and [train] of a small item-based AutoRec on a random split whose best
+validation epoch lies inside its 6 epochs: for specs of refit rows."""
+
 
 def write_spec(folder: Path, text: str = TINY_SPEC, name: str = "tiny.toml") -> Path:
     path = Path(folder) / name
