@@ -198,9 +198,8 @@ def refit_plan(plan: Plan, history: Sequence[Mapping]) -> Plan:
     plan = check_refit(plan)
     phases = []
     for phase in plan:
+        # a one-phase run's records name no phase: all of them are its
         records = [r for r in history if r.get("phase", phase.name) == phase.name]
-        if len(plan) == 1:
-            records = list(history)
         if not records:
             raise ConfigError(
                 f"the run to refit has no epoch of phase {phase.name!r}; it did not train "

@@ -399,6 +399,14 @@ def train_run(
     process holds raises :class:`~aerec.errors.RunBusyError`, or with ``wait``, waits for
     it. With ``resume``, a finished run of the same config is read back, not trained again.
     A failure before the first checkpoint removes the folder it created."""
+    return _train_run(config, out, options, data_dir, resume, tensorboard, wait, selection)
+
+
+def _train_run(
+    config, out, options, data_dir, resume, tensorboard, wait, selection, loaded=None
+) -> dict:
+    """:func:`train_run`, on the data and split ``loaded`` when given (a refit hands its
+    selection run what it has loaded: the same data config and seed)."""
     out = Path(out)
     options = run_options(options, config)
     check_out(out)
@@ -411,7 +419,7 @@ def train_run(
 
         with RunLock(out, wait):
             return train_peer_run(config, out, options, data_dir, resume)
-    data, parts = load_data(config.data, config.seed, data_dir, options.progress)
+    data, parts = loaded or load_data(config.data, config.seed, data_dir, options.progress)
     if config.refit and not len(parts.val):
         raise ConfigError(
             "refit chooses the epochs on validation, but this split leaves no validation "
@@ -429,7 +437,7 @@ def train_run(
             plan, refit = config.plan, None
             if config.refit:
                 folder = out / SELECTION if selection is None else Path(selection)
-                plan, refit, parts = _select(config, out, folder, options, data_dir, parts, wait)
+                plan, refit, parts = _select(config, out, folder, options, data, parts, wait)
             with ProcessSlot():  # registered first, then counted: two at once share the cores
                 share = None if options.threads else ThreadShare(default_threads())
                 options = replace(options, threads=options.threads or share.threads)
@@ -465,22 +473,24 @@ SELECTION = "selection"
 """The subfolder of a refit run that holds its selection run."""
 
 
-def _select(config, out, folder, options, data_dir, parts, wait) -> tuple:
-    """A refit's selection run, trained in ``folder`` (or read back when it is finished);
-    the refit's plan, its record for metrics.json, and the split with validation merged
-    into train."""
-    metrics = train_run(config.selection(), folder, options, data_dir, True, None, wait)
+def _select(config, out, folder, options, data, parts, wait) -> tuple:
+    """A refit's selection run, trained in ``folder`` on ``data`` and ``parts`` (or read
+    back when it is finished); the refit's plan, its record for metrics.json, and the split
+    with validation merged into train."""
+    selection = config.selection()
+    metrics = _train_run(selection, folder, options, None, True, None, wait, None, (data, parts))
     history = json.loads((folder / "history.json").read_text(encoding="utf-8"))
     plan = refit_plan(config.plan, history)
+    where = folder.resolve()
+    with contextlib.suppress(ValueError):  # inside out: said relative to it
+        where = where.relative_to(out.resolve())
     record = {
-        "selection": str(folder if folder.is_absolute() else folder.resolve()),
+        "selection": str(where),
         "epochs": {phase.name: phase.epochs for phase in plan},
         "selection_val_rmse": metrics["val_rmse"],
         "selection_test_rmse": metrics["test_rmse"],
         "selection_seconds": metrics.get("fit_seconds", metrics["wall_seconds"]),
     }
-    with contextlib.suppress(ValueError):  # inside out: said relative to it
-        record["selection"] = str(folder.resolve().relative_to(out.resolve()))
     train = parts.train.concat(parts.val)
     report = parts.report | {"refit": True, "n_train": len(train), "n_val": 0}
     return plan, record, Split(train, parts.val.take(np.arange(0)), parts.test, report)

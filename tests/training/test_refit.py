@@ -106,6 +106,17 @@ def test_a_refit_run_equals_a_run_on_train_and_validation_for_the_chosen_epochs(
     assert metrics["test_rmse"] != selected["test_rmse"]  # the refit is another model
 
 
+def test_a_refit_loads_its_data_once_for_both_fits(tmp_path, monkeypatch):
+    from aerec import runs
+
+    calls = []
+    load = runs.load_data
+    monkeypatch.setattr(runs, "load_data", lambda *a, **k: calls.append(a) or load(*a, **k))
+    options = RunOptions(seed=42, threads=1, progress=False)
+    train_run(RunConfig.from_dict(VALUES | {"refit": True}), tmp_path / "r", options)
+    assert len(calls) == 1 and (tmp_path / "r" / "selection" / "metrics.json").is_file()
+
+
 def test_a_refit_reads_a_finished_selection_back_instead_of_training_it_again(tmp_path):
     options = RunOptions(seed=42, threads=1, progress=False)
     config = RunConfig.from_dict(VALUES | {"refit": True})
