@@ -84,6 +84,10 @@ def test_factors_score_cells_in_small_gathers(monkeypatch):
     monkeypatch.setattr(peers, "CELL_FACTORS", 7)  # two cells per gather
     np.testing.assert_array_equal(factors(users, items), whole)
     np.testing.assert_allclose(whole, factors.block(np.arange(9), np.arange(4))[users, items])
+    full = factors.block(np.arange(9), np.arange(4))
+    for items in (np.arange(1, 3), np.array([3, 1]), np.array([0, 2]), np.arange(0)):
+        block = factors.block(np.arange(9), items)  # a run of items is a view, others gathered
+        np.testing.assert_allclose(block, full[:, items], rtol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["svd", "bayesian-fm"])

@@ -73,11 +73,11 @@ class Factors:
         return self.mean + self.user_bias[users] + self.item_bias[items] + dots
 
     def block(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """The (len(users), len(items)) predictions, unclipped."""
-        every = len(items) == len(self.item_factors) and np.array_equal(
-            items, np.arange(len(items))
-        )
-        factors = self.item_factors if every else self.item_factors[items]  # no copy for all
+        """The (len(users), len(items)) predictions, unclipped. A run of consecutive items
+        (the ranking's blocks) reads its factors as a view, without copying them."""
+        first = int(items[0]) if len(items) else 0
+        run = np.array_equal(items, np.arange(first, first + len(items)))
+        factors = self.item_factors[first : first + len(items)] if run else self.item_factors[items]
         dots = self.user_factors[users] @ factors.T
         return dots + (self.mean + self.user_bias[users])[:, None] + self.item_bias[items]
 
