@@ -44,9 +44,9 @@ def main() -> None:
     parser.add_argument("--keep-denormals", action="store_true")
     args = parser.parse_args()
     if args.keep_denormals:
-        import aerec.training.predict as predict
+        from aerec.ops import fpenv
 
-        predict.flush_denormals = lambda on=True: False  # every fit starts by flushing
+        fpenv.FLUSH_DENORMALS = False  # the switch every fit's flush reads (as run.py sets it)
 
     from aerec.models.registry import default_plan
     from aerec.pipeline import choose_dataset
