@@ -4,7 +4,8 @@
         [--only VARIANT ...] [--keep-denormals]
 
 Trains a few variants (U-AutoRec with the notebook's settings, I-AutoRec, Deep AE with and
-without side information, U-AutoRec with mask-out noise, two on the dense engine) for
+without side information, U-AutoRec with mask-out noise, two on the dense engine, Sparse FC:
+``--epochs`` L-BFGS rounds) for
 ``--epochs`` epochs on the notebook's split of real ML-1M (``synthetic-ml-1m`` without the
 data dir) and prints, per variant, the SHA-256 of its final weights and its last validation
 RMSE, training loss and training RMSE. Run it on two commits (``git stash`` / ``git
@@ -32,6 +33,7 @@ VARIANTS = {
     "u-autorec-maskout": ("autorec", {"based": "user"}, {"noise": "maskout", "noise_level": 0.2}),
     "u-autorec-dense": ("autorec", {"based": "user"}, {"engine": "dense"}),
     "deep-dense-row-mse": ("deep", {}, {"engine": "dense", "loss": "row_mse"}),
+    "sparse-fc": ("sparse-fc", {}, {}),
 }
 
 
