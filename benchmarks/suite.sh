@@ -12,6 +12,8 @@
 #   digests     benchmarks/weights_digest.py with 1 and with 2 threads: the weights' digests
 #   run         benchmarks/run.py: U-AutoRec, I-AutoRec and Deep AE against the dense
 #               reference (per epoch and to the target; memory floor; faults)
+#   cells       benchmarks/cells_per_pass.py: the sparse kernels, several cells per pass
+#               against one (same bits checked)
 #   denormals   U-AutoRec 60 epochs, denormals kept then flushed, twice, alternated
 #   notebook-500
 #               benchmarks/notebook_500.py: the notebook's U-AutoRec, 500 epochs, denormals
@@ -32,9 +34,9 @@ out=${1:?usage: AEREC_DATA_DIR=DIR benchmarks/suite.sh OUT [STEP ...]}
 shift
 steps=("$@")
 if [ ${#steps[@]} -eq 0 ]; then
-    steps=(digests run denormals notebook-500 to-rmse adam ml25m-item ranking netflix-user netflix-item etl)
+    steps=(digests run cells denormals notebook-500 to-rmse adam ml25m-item ranking netflix-user netflix-item etl)
 fi
-known=" digests run denormals notebook-500 to-rmse adam ml25m-item ranking netflix-user netflix-item etl "
+known=" digests run cells denormals notebook-500 to-rmse adam ml25m-item ranking netflix-user netflix-item etl "
 for name in "${steps[@]}"; do
     case $known in *" $name "*) ;; *) echo "unknown step $name; the steps:$known" >&2; exit 2 ;; esac
 done
@@ -74,6 +76,7 @@ for name in "${steps[@]}"; do
             step digests-2 "$python" "$here/weights_digest.py" --threads 2
             ;;
         run) step run "$python" "$here/run.py" --json "$out/run.json" ;;
+        cells) step cells "$python" "$here/cells_per_pass.py" ;;
         denormals)
             for k in 1 2; do
                 step "denormals-kept-$k" "$python" "$here/run.py" --models U-AutoRec \

@@ -3,6 +3,9 @@ gradients, on the numba kernels and the torch fallback, bitwise reproducible."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -310,3 +313,64 @@ def test_sparse_conv2d_is_bitwise_reproducible_and_refuses_even_kernels():
         assert torch.equal(first, second)
     with pytest.raises(ValueError, match="k odd"):
         sparse_conv2d(cells, torch.ones(2, 2))
+
+
+def _one_cell_kernels():
+    """The kernels as they were written before they took four (or two) cells per pass, the
+    reference their bits must equal: benchmarks/cells_per_pass.py times them against the
+    blocked ones and holds them, compiled with the kernels' own numba flags."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "cells_per_pass.py"
+    spec = importlib.util.spec_from_file_location("cells_per_pass", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and np.array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+@pytest.mark.skipif(sparse_ops.numba is None, reason="numba not installed")
+@pytest.mark.parametrize("k", [1, 7, 16, 37, 256, 500])
+@pytest.mark.parametrize("n_rows, n_cols", [(56, 300), (400, 24)])
+def test_kernels_taking_several_cells_per_pass_give_the_bits_of_one_cell_per_pass(
+    k, n_rows, n_cols
+):
+    """Rows of every length from 0 to 13 cells (every remainder of the blocks of four and
+    two), columns short (300 columns) and long (24 columns: a hundred cells and more, where
+    the compiler vectorises a column's sums), fills on, float32: the blocked kernels equal
+    the one-cell ones to the bit."""
+    ref = _one_cell_kernels()
+    rng = np.random.default_rng(k)
+    counts = np.minimum(np.arange(n_rows) % 14, n_cols)
+    indptr = np.zeros(n_rows + 1, np.int64)
+    indptr[1:] = np.cumsum(counts)
+    cols = np.concatenate([np.sort(rng.choice(n_cols, c, replace=False)) for c in counts]).astype(
+        np.int64
+    )
+    vals = rng.standard_normal(indptr[-1]).astype(np.float32)
+    f32 = np.float32
+    mat_in = rng.standard_normal((n_cols, k)).astype(f32)
+    a, u, v = (rng.standard_normal(n).astype(f32) for n in (n_rows, k, k))
+    got, want = np.empty((n_rows, k), f32), np.empty((n_rows, k), f32)
+    sparse_ops._row_spmm(indptr, cols, vals, mat_in, a, u, v, got)
+    ref.row_spmm_one_cell(indptr, cols, vals, mat_in, a, u, v, want)
+    assert _same_bits(got, want)
+
+    cptr, cells, rows = sparse_ops._column_index(indptr, cols, n_cols)
+    assert (np.diff(cptr) % 4 != 0).any() and (np.diff(cptr) >= 5).any()
+    h = rng.standard_normal((n_rows, k)).astype(f32)
+    ac, uc, vc = (rng.standard_normal(n).astype(f32) for n in (n_cols, k, k))
+    got, want = np.empty((n_cols, k), f32), np.empty((n_cols, k), f32)
+    got_sums, want_sums = np.empty(n_cols, f32), np.empty(n_cols, f32)
+    sparse_ops._col_spmm(cptr, cells, rows, vals, h, ac, uc, vc, got)
+    sparse_ops._col_sums(cptr, cells, vals, got_sums)
+    ref.col_spmm_one_cell(cptr, cells, rows, vals, h, ac, uc, vc, want, want_sums)
+    assert _same_bits(got, want)
+    assert _same_bits(got_sums, want_sums)
+
+    bias = rng.standard_normal(n_cols).astype(f32)
+    got, want = np.empty(indptr[-1], f32), np.empty(indptr[-1], f32)
+    sparse_ops._row_sddmm(indptr, cols, h, mat_in, bias, got)
+    ref.row_sddmm_one_cell(indptr, cols, h, mat_in, bias, want)
+    assert _same_bits(got, want)
