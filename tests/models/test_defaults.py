@@ -1,4 +1,5 @@
-"""Regularisation defaults follow the size of the training data (models/config.per_rating)."""
+"""Regularisation defaults follow the size of the training data (models/config.per_rating,
+by_sqrt_size)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from aerec.models import model_config
-from aerec.models.config import ML1M_TRAIN_RATINGS, ML1M_USERS, per_rating
+from aerec.models.config import ML1M_TRAIN_RATINGS, ML1M_USERS, by_sqrt_size, per_rating
 
 
 def _data(nnz: int, rows: int):
@@ -28,15 +29,22 @@ def test_autorec_l2_is_the_ml1m_value_per_training_rating():
     assert fixed.l2_encoder == 5e-4  # a value given is kept
 
 
-def test_deep_l2_is_the_ml1m_value_per_training_row():
+def test_deep_l2_is_the_ml1m_value_scaled_by_the_square_root_of_the_rows():
     config = model_config("deep")
-    assert config.architecture(_data(10**6, ML1M_USERS)).l2_encoder == pytest.approx(1e-3)
-    half = config.architecture(_data(10**5, ML1M_USERS // 2))
-    assert (half.l2_encoder, half.l2_decoder) == (pytest.approx(2e-3), pytest.approx(2e-3))
-    mixed = model_config("deep", l2_decoder=0.5).architecture(_data(10**5, ML1M_USERS // 2))
+    assert config.architecture(_data(10**6, ML1M_USERS)).l2_encoder == 1e-3  # to the bit
+    quarter = config.architecture(_data(10**5, ML1M_USERS // 4))
+    assert (quarter.l2_encoder, quarter.l2_decoder) == (pytest.approx(2e-3), pytest.approx(2e-3))
+    mixed = model_config("deep", l2_decoder=0.5).architecture(_data(10**5, ML1M_USERS // 4))
     assert mixed.l2_decoder == 0.5 and mixed.l2_encoder == pytest.approx(2e-3)
+    assert config.architecture().l2_encoder == 1e-3  # no data: ML-1M's
 
 
 def test_per_rating():
     assert per_rating(1.0, 100, 50) == 2.0
     assert per_rating(1.0, 100, None) == per_rating(1.0, 100, 0) == 1.0
+
+
+def test_by_sqrt_size():
+    assert by_sqrt_size(1.0, 100, 25) == 2.0
+    assert by_sqrt_size(1e-3, 6040, 6040) == 1e-3
+    assert by_sqrt_size(1.0, 100, None) == by_sqrt_size(1.0, 100, 0) == 1.0

@@ -8,6 +8,7 @@ cells, side information). Each model's own config class lives in its module
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -96,6 +97,15 @@ def per_rating(value_at_ml1m: float, n_ml1m: int, n: int | None) -> float:
     ``value * n_ml1m / n``: stronger on smaller data. Chosen on validation on a 1-in-8 user
     sample of ML-1M (experiments/ours-defaults-by-size.toml, docs/results.md)."""
     return value_at_ml1m if not n else value_at_ml1m * n_ml1m / n
+
+
+def by_sqrt_size(value_at_ml1m: float, n_ml1m: int, n: int | None) -> float:
+    """A penalty strength chosen on ML-1M, for a training set of ``n`` terms, scaled by
+    ``sqrt(n_ml1m / n)``: Deep AutoRec's rule, measured on validation on a 1-in-8 user sample
+    of ML-1M, where ``value * n_ml1m / n`` regularised too much and the ML-1M value too little
+    (experiments/ours-defaults-by-size.toml, docs/results.md). ``value`` itself at
+    ``n = n_ml1m``, to the bit."""
+    return value_at_ml1m if not n else value_at_ml1m * math.sqrt(n_ml1m / n)
 
 
 ML1M_TRAIN_RATINGS = 855_179
