@@ -17,7 +17,7 @@
 #   denormals   U-AutoRec 60 epochs, denormals kept then flushed, twice, alternated
 #   notebook-500
 #               benchmarks/notebook_500.py: the notebook's U-AutoRec, 500 epochs, denormals
-#               kept and flushed
+#               kept and flushed, and with the code of a42fa2a (before issue 12)
 #   to-rmse     benchmarks/time_to_rmse.py --same-recipe: U-AutoRec to the notebook's RMSE
 #   adam        benchmarks/adam_faults.py: page faults per Adam step by parameter layout
 #   ml25m-item  benchmarks/epoch_rusage.py: 2 epochs of item-based AutoRec, synthetic-ml-25m
@@ -86,7 +86,8 @@ for name in "${steps[@]}"; do
             done
             ;;
         notebook-500)
-            step notebook-500 "$python" "$here/notebook_500.py" --json "$out/notebook-500.json"
+            step notebook-500 "$python" "$here/notebook_500.py" --before a42fa2a \
+                --json "$out/notebook-500.json"
             ;;
         to-rmse)
             step to-rmse "$python" "$here/time_to_rmse.py" --same-recipe --models U-AutoRec \

@@ -1,5 +1,6 @@
 """benchmarks/suite.sh refuses what it does not know before running anything, and its
-notebook_500.py step runs (two epochs on synthetic data, so no figure is asserted)."""
+notebook_500.py step runs, also with the code of a commit (two epochs on synthetic data, so no
+figure is asserted)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ def test_notebook_500_times_both_sides_with_the_same_results(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "AEREC_DATA_DIR"}  # synthetic-ml-1m
     env["AEREC_CACHE_DIR"] = str(tmp_path / "cache")
     report = tmp_path / "nb.json"
-    args = ["--epochs", "2", "--threads", "1", "--json", str(report)]
+    args = ["--epochs", "2", "--threads", "1", "--json", str(report), "--before", "HEAD"]
+    trees = _work_trees()
     done = subprocess.run(
         [sys.executable, "notebook_500.py", *args],
         cwd=BENCHMARKS,
@@ -38,10 +40,18 @@ def test_notebook_500_times_both_sides_with_the_same_results(tmp_path):
         env=env,
     )
     assert done.returncode == 0, done.stderr
-    kept, flushed = json.loads(report.read_text())["results"]
+    before, kept, flushed = json.loads(report.read_text())["results"]
+    assert (before["code"], kept["code"], flushed["code"]) == ("HEAD", "now", "now")
     assert (kept["denormals"], flushed["denormals"]) == ("kept", "flushed")
-    assert kept["epochs"] == flushed["epochs"] == 2
+    assert before["epochs"] == kept["epochs"] == flushed["epochs"] == 2
     assert kept["dataset"] == "synthetic-ml-1m"
     # no denormal reaches two epochs: flushing them changes no result
     assert kept["test_rmse"] == flushed["test_rmse"]
     assert "kept / flushed:" in done.stdout
+    assert "before (HEAD) / now, flushed:" in done.stdout
+    assert _work_trees() == trees  # the commit's temporary work tree is gone
+
+
+def _work_trees() -> str:
+    git = ["git", "-C", str(BENCHMARKS), "worktree", "list", "--porcelain"]
+    return subprocess.run(git, capture_output=True, text=True, check=True).stdout
