@@ -3,6 +3,7 @@ gradients, on the numba kernels and the torch fallback, bitwise reproducible."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -315,10 +316,12 @@ def test_sparse_conv2d_is_bitwise_reproducible_and_refuses_even_kernels():
         sparse_conv2d(cells, torch.ones(2, 2))
 
 
+@functools.cache
 def _one_cell_kernels():
     """The kernels as they were written before they took four (or two) cells per pass, the
     reference their bits must equal: benchmarks/cells_per_pass.py times them against the
-    blocked ones and holds them, compiled with the kernels' own numba flags."""
+    blocked ones and holds them, compiled with the kernels' own numba flags. Loaded once:
+    each load compiles them afresh (a module loaded by path has no numba cache)."""
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "cells_per_pass.py"
     spec = importlib.util.spec_from_file_location("cells_per_pass", path)
     module = importlib.util.module_from_spec(spec)
