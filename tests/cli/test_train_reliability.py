@@ -12,6 +12,7 @@ from tests.helpers import run_cli
 
 DATASET = "synthetic-300x150x15000"
 FAST = ["--epochs", "2", "--batch-size", "64", "--no-progress", "--threads", "1"]
+FAST += ["--checkpoint-seconds", "0"]  # a save after every epoch: the saves are tested here
 
 
 def train_args(out: Path, *extra: str) -> list[str]:

@@ -67,20 +67,23 @@ def test_tensorboard_logs_each_run_to_its_own_folder(tmp_path, capsys):
         assert read_scalars(board / "tiny" / folder.name) == history_scalars(history)
 
 
-def test_checkpoint_every_reaches_each_run(tmp_path, capsys, monkeypatch):
+def test_checkpoint_every_and_seconds_reach_each_run(tmp_path, capsys, monkeypatch):
     saved = spy_checkpoint_saves(monkeypatch)
-    spec, runs = write_spec(tmp_path), tmp_path / "runs"
-    args = ["--runs-dir", str(runs), "--seeds", "4", "--threads", "1", "--no-progress"]
-    code, _, err = run_cli(["experiment", "run", str(spec), *args], capsys)
-    assert code == 0, err
-    assert saved == [1, 2, 1, 2]  # two runs of 2 epochs, a save after every epoch
+    spec = write_spec(tmp_path)
+    base = ["--seeds", "4", "--threads", "1", "--no-progress"]
+
+    def run(folder: str, *extra: str) -> None:
+        args = ["experiment", "run", str(spec), "--runs-dir", str(tmp_path / folder)]
+        code, _, err = run_cli([*args, *base, *extra], capsys)
+        assert code == 0, err
+
+    run("runs")
+    assert saved == []  # two runs of 2 epochs, well within the default 30 s between saves
+    run("runs2", "--checkpoint-seconds", "0")
+    assert saved == [1, 2, 1, 2]  # a save after every epoch
     saved.clear()
-    runs = tmp_path / "runs2"
-    args[1] = str(runs)
-    code, _, err = run_cli(
-        ["experiment", "run", str(spec), *args, "--checkpoint-every", "2"], capsys
-    )
-    assert code == 0, err
+    run("runs3", "--checkpoint-every", "2", "--checkpoint-seconds", "0")
     assert saved == [2, 2]
-    code, _, err = run_cli(["experiment", "run", str(spec), "--checkpoint-every", "0"], capsys)
-    assert code == 2 and "--checkpoint-every" in err
+    for option, bad in (("--checkpoint-every", "0"), ("--checkpoint-seconds", "-1")):
+        code, _, err = run_cli(["experiment", "run", str(spec), option, bad], capsys)
+        assert code == 2 and option in err

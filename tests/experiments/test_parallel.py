@@ -114,7 +114,9 @@ def test_disk_full_in_an_experiment_says_run_the_same_command(tmp_path, capsys, 
     monkeypatch.setattr(checkpoint, "save", full)
     spec_file = write_spec(tmp_path, TINY_SPEC)
     args = ["experiment", "run", str(spec_file), "--runs-dir", str(tmp_path / "runs")]
-    code, _, err = run_cli([*args, "--no-progress", "--threads", "1"], capsys)
+    code, _, err = run_cli(
+        [*args, "--no-progress", "--threads", "1", "--checkpoint-seconds", "0"], capsys
+    )
     lines = [line for line in err.strip().splitlines() if line.startswith("error")]
     assert code == 2 and len(lines) == 1 and "no space left on device" in lines[0]
     assert "run the same command again" in lines[0] and "--resume" not in lines[0]

@@ -79,6 +79,11 @@ OPTIONS = {
     "train-device-cuda": (_train("--device", "cuda:7"), "device"),
     "train-threads": (_train("--threads", "-1"), "--threads"),
     "train-checkpoint-every": (_train("--checkpoint-every", "0"), "--checkpoint-every"),
+    "train-checkpoint-seconds": (_train("--checkpoint-seconds", "-5"), "--checkpoint-seconds"),
+    "train-checkpoint-seconds-nan": (
+        _train("--checkpoint-seconds", "nan"),
+        "checkpoint_seconds",
+    ),
     "train-columns": (_train("--columns", "a,b"), "--columns"),
     "train-scale": (_train("--scale", "5,1"), "--scale"),
     "train-scale-nan": (_train("--scale", "nan,5"), "--scale"),
@@ -170,6 +175,10 @@ OPTIONS = {
     "exp-checkpoint-every": (
         ["experiment", "run", "{spec}", "--checkpoint-every", "0"],
         "--checkpoint-every",
+    ),
+    "exp-checkpoint-seconds": (
+        ["experiment", "run", "{spec}", "--checkpoint-seconds", "x"],
+        "--checkpoint-seconds",
     ),
     "exp-device": (
         ["experiment", "run", "{spec}", "--device", "x", "--runs-dir", "{out}", "--no-progress"],

@@ -53,7 +53,8 @@ CHILD = textwrap.dedent(
     checkpoint.save = save_then_maybe_die
     data = toy_encoded(n_users=100, n_items=60, seed=2)
     parts = split(data, "stratified", seed=0)
-    AutoRecommender("deep", PLAN, RunOptions(seed=3), **MODEL).fit(
+    options = RunOptions(seed=3, checkpoint_seconds=0)  # a save after every epoch
+    AutoRecommender("deep", PLAN, options, **MODEL).fit(
         data, parts.train, parts.val, checkpoint_dir=folder
     )
     """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -66,7 +67,7 @@ def test_interrupted_run_resumes_to_the_same_result(
 
     monkeypatch.setattr(Trainer, "_one_epoch", interrupt_at_4)
     epochs_saved = spy_checkpoint_saves(monkeypatch)
-    options = RunOptions(seed=3, checkpoint_every=every)
+    options = RunOptions(seed=3, checkpoint_every=every, checkpoint_seconds=0)
     rec = AutoRecommender("deep", config, options, layers=(16, 8, 16))
     with pytest.raises(KeyboardInterrupt):
         rec.fit(data, parts.train, parts.val, checkpoint_dir=tmp_path)
@@ -80,6 +81,39 @@ def test_interrupted_run_resumes_to_the_same_result(
         torch.equal(x, y)
         for x, y in zip(_weights(whole).values(), _weights(resumed).values(), strict=True)
     )
+
+
+@pytest.mark.parametrize(("every", "saved"), [(1, [3, 6]), (2, [4])])
+def test_saves_wait_checkpoint_seconds_between_them(
+    data, parts, tmp_path, monkeypatch, every, saved
+):
+    import types
+
+    from aerec.training import trainer as trainer_module
+
+    now = [0.0]  # a clock that moves 10 s an epoch and only then
+    clock = types.SimpleNamespace(monotonic=lambda: now[0], perf_counter=time.perf_counter)
+    monkeypatch.setattr(trainer_module, "time", clock)
+    original = Trainer._one_epoch
+
+    def ten_seconds(self, epoch):
+        now[0] += 10.0
+        return original(self, epoch)
+
+    monkeypatch.setattr(Trainer, "_one_epoch", ten_seconds)
+    epochs_saved = spy_checkpoint_saves(monkeypatch)
+    config = TrainConfig(epochs=6, patience=0, batch_size=32)
+    options = RunOptions(seed=3, checkpoint_every=every, checkpoint_seconds=25)
+    AutoRecommender("autorec", config, options, **SMALL).fit(
+        data, parts.train, parts.val, checkpoint_dir=tmp_path
+    )
+    assert epochs_saved == saved  # every `every` epochs, once 25 s have passed since the last
+
+
+def test_checkpoint_seconds_must_not_be_negative():
+    for bad in (-1.0, math.nan):
+        with pytest.raises(ConfigError, match="checkpoint_seconds must be >= 0"):
+            RunOptions(checkpoint_seconds=bad)
 
 
 def test_checkpoint_every_must_be_positive():
@@ -107,7 +141,7 @@ def test_checkpoints_store_column_major_tensors_transposed_without_copies(data, 
     from aerec.ops.layout import is_column_major
     from aerec.training import checkpoint
 
-    rec = AutoRecommender("autorec", FAST, RunOptions(), **SMALL)
+    rec = AutoRecommender("autorec", FAST, RunOptions(checkpoint_seconds=0), **SMALL)
     rec.fit(data, parts.train, parts.val, checkpoint_dir=tmp_path)
     path = tmp_path / checkpoint.TENSORS
     with safe_open(str(path), framework="pt") as fh:
@@ -130,7 +164,7 @@ def test_a_checkpoint_listing_tensors_it_lacks_is_a_clear_error(data, parts, tmp
 
     from aerec.training import checkpoint
 
-    AutoRecommender("autorec", FAST, RunOptions(), **SMALL).fit(
+    AutoRecommender("autorec", FAST, RunOptions(checkpoint_seconds=0), **SMALL).fit(
         data, parts.train, parts.val, checkpoint_dir=tmp_path
     )
     path = tmp_path / checkpoint.TENSORS

@@ -11,7 +11,7 @@ import click
 import pandas as pd
 
 from aerec.cli import cli
-from aerec.cli.options import CHECKPOINT_EVERY, DATA_DIR, THREADS
+from aerec.cli.options import CHECKPOINT_EVERY, CHECKPOINT_SECONDS, DATA_DIR, THREADS
 from aerec.errors import ConfigError
 from aerec.training import RunOptions
 
@@ -76,6 +76,7 @@ def experiment() -> None:
 @click.option("--device", default="auto", show_default=True)
 @THREADS
 @CHECKPOINT_EVERY
+@CHECKPOINT_SECONDS
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def run(
     spec_file,
@@ -91,6 +92,7 @@ def run(
     device,
     threads,
     checkpoint_every,
+    checkpoint_seconds,
     progress,
 ):
     """Train SPEC_FILE's missing runs (resuming interrupted ones), then collect the table.
@@ -113,7 +115,12 @@ def run(
         counts = lines["status"].value_counts().to_dict()
         click.echo(f"{len(planned)} runs: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
         return
-    options = RunOptions(device=device, threads=threads, checkpoint_every=checkpoint_every)
+    options = RunOptions(
+        device=device,
+        threads=threads,
+        checkpoint_every=checkpoint_every,
+        checkpoint_seconds=checkpoint_seconds,
+    )
     options.torch_device()  # a bad device fails before anything is written
     say = lambda line: click.echo(line, err=True)  # noqa: E731
     table = run_experiment(

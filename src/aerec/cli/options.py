@@ -23,6 +23,15 @@ CHECKPOINT_EVERY = click.option(
     "epochs trained again after an interruption).",
 )
 
+CHECKPOINT_SECONDS = click.option(
+    "--checkpoint-seconds",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="...but at most once in S seconds (0: every N epochs); an interruption loses at "
+    "most S seconds of training.",
+)
+
 
 def _names(ctx, param, value: str | None) -> tuple[str, ...] | None:
     if value is None:

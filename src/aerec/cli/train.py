@@ -8,7 +8,15 @@ from pathlib import Path
 import click
 
 from aerec.cli.fields import config_options, int_list, split_options
-from aerec.cli.options import CHECKPOINT_EVERY, COLUMNS, DATA_DIR, SCALE, SEP, THREADS
+from aerec.cli.options import (
+    CHECKPOINT_EVERY,
+    CHECKPOINT_SECONDS,
+    COLUMNS,
+    DATA_DIR,
+    SCALE,
+    SEP,
+    THREADS,
+)
 from aerec.config import read_toml
 from aerec.data.splits import RUN_SPLITS
 from aerec.errors import ConfigError
@@ -149,6 +157,7 @@ def build_config(
 @click.option("--device", default="auto", show_default=True)
 @THREADS
 @CHECKPOINT_EVERY
+@CHECKPOINT_SECONDS
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def train(
     config_file,
@@ -162,13 +171,19 @@ def train(
     device,
     threads,
     checkpoint_every,
+    checkpoint_seconds,
     progress,
     **options,
 ):
     """Train a model, evaluate it on the test split, write the run folder."""
     config = build_config(config_file, seed, options, recipe, refit)
     run_options = RunOptions(
-        config.seed, device, threads, progress, checkpoint_every=checkpoint_every
+        config.seed,
+        device,
+        threads,
+        progress,
+        checkpoint_every=checkpoint_every,
+        checkpoint_seconds=checkpoint_seconds,
     )
     metrics = train_run(config, out, run_options, data_dir, resume, tensorboard)
     if is_main_process():

@@ -145,6 +145,7 @@ class Trainer:
             if self.state.phase < len(self.plan):
                 self._begin(self.plan[self.state.phase])
                 ckpt.restore_optimizer(saved, self.optimizer, self.scheduler)
+        self._saved_at = time.monotonic()
         bar = tqdm(
             total=sum(phase.epochs for phase in self.plan),
             initial=self.state.epoch,
@@ -161,7 +162,7 @@ class Trainer:
                     bar.set_postfix(
                         {k: f"{v:.4f}" for k, v in record.items() if k.endswith("rmse")}
                     )
-                if self.state.phase_epoch % self.options.checkpoint_every == 0:
+                if self._checkpoint_due():
                     self._save()
                 if record is not None and self.world.is_main:
                     for callback in self.callbacks:
@@ -187,9 +188,18 @@ class Trainer:
         self._save()
         return True
 
+    def _checkpoint_due(self) -> bool:
+        """Every ``checkpoint_every`` epochs, at most once in ``checkpoint_seconds``."""
+        options = self.options
+        return (
+            self.state.phase_epoch % options.checkpoint_every == 0
+            and time.monotonic() - self._saved_at >= options.checkpoint_seconds
+        )
+
     def _save(self) -> None:
         if self.checkpoint_dir and self.world.is_main:
             ckpt.save(self.checkpoint_dir, self.model, self.optimizer, self.scheduler, self.state)
+            self._saved_at = time.monotonic()
 
     # -- epochs ------------------------------------------------------------------------------
     def _one_epoch(self, epoch: int) -> dict | None:
