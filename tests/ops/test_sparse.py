@@ -215,6 +215,24 @@ def test_cells_from_row_batcher_encode_its_dense_inputs(fill):
     torch.testing.assert_close(cells.dense(), batcher.targets(rows)[0])
 
 
+@pytest.mark.parametrize("rows", [[5, 0, 11, 2], [3], [7, 7, 1], [], list(range(12))[::-1]])
+def test_cells_gathered_on_the_cpu_are_those_of_the_torch_ops(monkeypatch, rows):
+    """``RowBatcher.cells`` (one numba gather) builds the arrays ``from_observed`` builds from
+    ``observed`` (the torch ops, as on CUDA): empty rows, a repeated row, no row at all."""
+    rng = np.random.default_rng(4)
+    dense = rng.integers(1, 6, (12, 30)) * (rng.random((12, 30)) < 0.25)
+    dense[[3, 8]] = 0  # rows without a cell
+    batcher = RowBatcher(RatingMatrix(csr=sp.csr_array(dense.astype(np.float32))))
+    rows = torch.tensor(rows, dtype=torch.int64)
+    gathered = batcher.cells(rows)
+    monkeypatch.setattr(sparse_ops, "USE_NUMBA", False)
+    reference = batcher.cells(rows)
+    for name in ("indptr", "cols", "values", "rows"):
+        a, b = getattr(gathered, name), getattr(reference, name)
+        assert a.dtype == b.dtype and torch.equal(a, b), name
+    assert gathered.n_cols == reference.n_cols == 30
+
+
 def test_with_values_shares_the_helper_indices():
     cells = _problem(9, 40, 21)["cells"]
     delta = cells.with_values(cells.values - 1)

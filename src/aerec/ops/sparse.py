@@ -88,6 +88,23 @@ class CellBatch:
         batch._cache["rows"] = pos.to(torch.int64).contiguous()
         return batch
 
+    @classmethod
+    def from_rows(
+        cls,
+        indptr: np.ndarray,
+        indices: np.ndarray,
+        values: np.ndarray,
+        rows: np.ndarray,
+        n_cols: int,
+    ) -> CellBatch:
+        """The cells of ``rows`` (in that order) of a CSR matrix held as NumPy arrays (int64
+        ``indptr`` and ``indices``, float32 ``values``): what :meth:`from_observed` builds from
+        :meth:`RowBatcher.observed`, the same arrays, gathered in one numba pass on the CPU."""
+        ptr, cols, vals, pos = _gather_rows(indptr, indices, values, rows)
+        batch = cls(torch.from_numpy(ptr), torch.from_numpy(cols), torch.from_numpy(vals), n_cols)
+        batch._cache["rows"] = torch.from_numpy(pos)
+        return batch
+
     @property
     def n_rows(self) -> int:
         return self.indptr.shape[0] - 1
@@ -377,6 +394,26 @@ def _zeros(n: int, like: torch.Tensor) -> torch.Tensor:
 
 def _or_zeros(t: torch.Tensor | None, n: int, like: torch.Tensor) -> np.ndarray:
     return np.zeros(n, dtype=like.numpy().dtype) if t is None else _np(t)
+
+
+@_kernel
+def _gather_rows(indptr, indices, values, rows):
+    """CSR of the cells of ``rows`` (batch indptr, columns, values, batch row of each cell)."""
+    n = rows.shape[0]
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for r in range(n):
+        ptr[r + 1] = ptr[r] + indptr[rows[r] + 1] - indptr[rows[r]]
+    nnz = ptr[n]
+    cols = np.empty(nnz, dtype=np.int64)
+    vals = np.empty(nnz, dtype=values.dtype)
+    pos = np.empty(nnz, dtype=np.int64)
+    for r in _prange(n):
+        start, q = indptr[rows[r]], ptr[r]
+        for p in range(ptr[r + 1] - q):
+            cols[q + p] = indices[start + p]
+            vals[q + p] = values[start + p]
+            pos[q + p] = r
+    return ptr, cols, vals, pos
 
 
 @_serial
