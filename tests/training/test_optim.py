@@ -49,3 +49,29 @@ def test_the_fused_kernel_gets_contiguous_tensors(monkeypatch):
         param.grad = _column_major(torch.randn(20, 6))
         opt.step()
     assert seen and all(seen)
+
+
+def test_groups_with_the_same_hyper_parameters_are_merged_with_the_same_bits():
+    """build_optimizer hands fused Adam one group per weight decay (here 8 -> 3: encoder
+    weights, biases, decoder weights), and its steps give the bits of the model's own
+    one-group-per-tensor layout."""
+    from aerec.models import AutoEncoder, DeepAutoRecConfig
+    from aerec.training import TrainConfig
+
+    config = DeepAutoRecConfig(layers=(8, 4, 8), dropout=0.0, l2_encoder=0.05, l2_decoder=0.02)
+    arch = config.architecture()
+    models = [AutoEncoder(10, arch, generator=torch.Generator().manual_seed(0)) for _ in "ab"]
+    merged = optim.build_optimizer(models[0], TrainConfig(lr=0.01, weight_decay=1e-4))
+    separate = optim.Adam(models[1].decay_groups(1e-4), lr=0.01, fused=True)
+    assert len(models[1].decay_groups(1e-4)) == 8
+    decays = [g["weight_decay"] for g in merged.param_groups]
+    assert decays == [1e-4 + 2 * 0.05, 1e-4, 1e-4 + 2 * 0.02]
+    assert [len(g["params"]) for g in merged.param_groups] == [2, 4, 2]
+    x = torch.rand(5, 10, generator=torch.Generator().manual_seed(1))
+    for _ in range(3):
+        for model, opt in zip(models, (merged, separate), strict=True):
+            opt.zero_grad()
+            (model(x) - x).square().mean().backward()
+            opt.step()
+    for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -25,7 +25,7 @@ from aerec.errors import CheckpointError
 from aerec.io import atomic_write
 from aerec.ops.layout import is_column_major, match_layouts
 
-FORMAT = "aerec-checkpoint-2"
+FORMAT = "aerec-checkpoint-3"  # 3: Adam groups merged by hyper-parameters
 TENSORS = "checkpoint.safetensors"
 
 

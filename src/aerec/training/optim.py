@@ -106,9 +106,19 @@ def build_optimizer(model: nn.Module, phase: TrainConfig) -> torch.optim.Optimiz
             {**g, "params": [p for p in g["params"] if id(p) in chosen]}
             for g in model.decay_groups(phase.weight_decay)
         ]
-        groups = [g for g in groups if g["params"]]
-        return Adam(groups, lr=phase.lr, fused=True)
+        return Adam(_merged([g for g in groups if g["params"]]), lr=phase.lr, fused=True)
     return Adam(params, lr=phase.lr, weight_decay=phase.weight_decay, fused=True)
+
+
+def _merged(groups: list[dict]) -> list[dict]:
+    """One group per set of hyper-parameters, in the order they first appear: fused Adam
+    runs one kernel per group, and its update is elementwise, so the same bits in fewer
+    calls (U-AutoRec's 4 groups become 2, the Deep AE's 8 become 2)."""
+    merged: dict[tuple, dict] = {}
+    for group in groups:
+        key = tuple(sorted((k, v) for k, v in group.items() if k != "params"))
+        merged.setdefault(key, {**group, "params": []})["params"].extend(group["params"])
+    return list(merged.values())
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, phase: TrainConfig):
