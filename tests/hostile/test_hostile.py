@@ -80,10 +80,7 @@ OPTIONS = {
     "train-threads": (_train("--threads", "-1"), "--threads"),
     "train-checkpoint-every": (_train("--checkpoint-every", "0"), "--checkpoint-every"),
     "train-checkpoint-seconds": (_train("--checkpoint-seconds", "-5"), "--checkpoint-seconds"),
-    "train-checkpoint-seconds-nan": (
-        _train("--checkpoint-seconds", "nan"),
-        "checkpoint_seconds",
-    ),
+    "train-checkpoint-seconds-nan": (_train("--checkpoint-seconds", "nan"), "--checkpoint-seconds"),
     "train-columns": (_train("--columns", "a,b"), "--columns"),
     "train-scale": (_train("--scale", "5,1"), "--scale"),
     "train-scale-nan": (_train("--scale", "nan,5"), "--scale"),

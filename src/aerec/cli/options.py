@@ -23,9 +23,17 @@ CHECKPOINT_EVERY = click.option(
     "epochs trained again after an interruption).",
 )
 
+
+def _not_nan(ctx, param, value: float) -> float:
+    if value != value:  # NaN passes FloatRange's comparisons
+        raise click.BadParameter("must be a number of seconds >= 0, not nan")
+    return value
+
+
 CHECKPOINT_SECONDS = click.option(
     "--checkpoint-seconds",
     type=click.FloatRange(min=0),
+    callback=_not_nan,
     default=30.0,
     show_default=True,
     help="...but at most once in S seconds (0: every N epochs); an interruption loses at "
