@@ -224,6 +224,8 @@ def test_cells_gathered_on_the_cpu_are_those_of_the_torch_ops(monkeypatch, rows)
     dense[[3, 8]] = 0  # rows without a cell
     batcher = RowBatcher(RatingMatrix(csr=sp.csr_array(dense.astype(np.float32))))
     rows = torch.tensor(rows, dtype=torch.int64)
+    gathered_by, gather = [], sparse_ops._gather_rows
+    monkeypatch.setattr(sparse_ops, "_gather_rows", lambda *a: gathered_by.append(1) or gather(*a))
     gathered = batcher.cells(rows)
     monkeypatch.setattr(sparse_ops, "USE_NUMBA", False)
     reference = batcher.cells(rows)
@@ -231,6 +233,7 @@ def test_cells_gathered_on_the_cpu_are_those_of_the_torch_ops(monkeypatch, rows)
         a, b = getattr(gathered, name), getattr(reference, name)
         assert a.dtype == b.dtype and torch.equal(a, b), name
     assert gathered.n_cols == reference.n_cols == 30
+    assert gathered_by == [1]  # the kernel built the first batch, the torch ops the second
 
 
 def test_with_values_shares_the_helper_indices():

@@ -11,8 +11,7 @@ import numpy as np
 import torch
 
 from aerec.data.matrix import InputFill, RatingMatrix
-from aerec.ops import sparse
-from aerec.ops.sparse import CellBatch
+from aerec.ops.sparse import CellBatch, uses_numba
 
 
 class RowBatcher:
@@ -38,9 +37,6 @@ class RowBatcher:
         self.fill_col = torch.as_tensor(col, device=self.device)
         self.side = None if side is None else torch.tensor(side, device=self.device)
         self._cell_arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._host = None  # (indptr, indices, values) as NumPy views, for the CPU gather
-        if self.device.type == "cpu" and sparse.numba is not None:
-            self._host = self.indptr_host, self.indices.numpy(), self.values.numpy()
 
     def row_counts(self) -> torch.Tensor:
         return self.indptr[1:] - self.indptr[:-1]
@@ -70,8 +66,9 @@ class RowBatcher:
     def cells(self, rows: torch.Tensor, n_cells: int | None = None) -> CellBatch:
         """The observed cells of ``rows``, CSR-style over the batch (on the CPU gathered by
         one numba kernel, the same arrays as the torch ops of :meth:`observed`)."""
-        if self._host is not None and sparse.USE_NUMBA:
-            return CellBatch.from_rows(*self._host, rows.numpy(), self.n_cols)
+        if uses_numba(self.values):
+            arrays = self.indptr_host, self.indices.numpy(), self.values.numpy()
+            return CellBatch.from_rows(*arrays, rows.numpy(), self.n_cols)
         pos, cols, vals = self.observed(rows, n_cells)
         return CellBatch.from_observed(pos, cols, vals, len(rows), self.n_cols)
 

@@ -173,7 +173,7 @@ def sparse_input_linear(
     the input). fill_row (B,) / fill_col (n_cols,) may be None (zero)."""
     if weight.shape[1] != delta.n_cols:
         raise ValueError(f"weight has {weight.shape[1]} input columns, the cells {delta.n_cols}")
-    if not _numba_for(weight):
+    if not uses_numba(weight):
         x = delta.dense(fill_row, fill_col).detach().to(weight.dtype)
         return torch.nn.functional.linear(x, weight, bias)
     return _SparseInputLinear.apply(weight, bias, delta, fill_row, fill_col)
@@ -190,7 +190,7 @@ def observed_linear(
             f"weight {tuple(weight.shape)} and h {tuple(h.shape)} do not fit cells of "
             f"{cells.n_rows} rows x {cells.n_cols} columns"
         )
-    if not _numba_for(h):
+    if not uses_numba(h):
         return torch.nn.functional.linear(h, weight, bias)[cells.rows, cells.cols]
     return _ObservedLinear.apply(h, weight, bias, cells)
 
@@ -206,13 +206,14 @@ def sparse_conv2d(cells: CellBatch, kernel: torch.Tensor) -> torch.Tensor:
     k = kernel.shape[0]
     if kernel.shape != (k, k) or k % 2 == 0:
         raise ValueError(f"the kernel must be k x k with k odd, got {tuple(kernel.shape)}")
-    if not _numba_for(kernel):
+    if not uses_numba(kernel):
         image = cells.dense().to(kernel.dtype)[None, None]
         return torch.nn.functional.conv2d(image, kernel[None, None], padding=k // 2)[0, 0]
     return _SparseConv2d.apply(kernel, cells)
 
 
-def _numba_for(t: torch.Tensor) -> bool:
+def uses_numba(t: torch.Tensor) -> bool:
+    """Whether the numba kernels take ``t`` (a CPU tensor, numba installed, ``USE_NUMBA``)."""
     return USE_NUMBA and numba is not None and t.device.type == "cpu"
 
 
