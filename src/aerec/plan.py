@@ -14,6 +14,7 @@ trainer runs them. It holds configs only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -73,6 +74,9 @@ class TrainConfig:
     history_size: L-BFGS memory (pairs of steps and gradient changes).
     restart: L-BFGS memory restarts every round (as the kernel models' authors ran it).
     keep: ``best`` (the epoch with the best validation RMSE) or ``last``.
+    lrs: the learning rate of each epoch in turn, one per epoch, in place of ``lr`` and a
+        schedule (None: ``lr`` and ``schedule``). A refit replays its selection run's
+        learning rates this way (:func:`refit_plan`).
     """
 
     lr: float = 1e-3
@@ -94,6 +98,7 @@ class TrainConfig:
     history_size: int = 10
     restart: bool = True
     keep: str = "best"
+    lrs: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.lr > 0 or not self.weight_decay >= 0:  # also refuses NaN
@@ -114,6 +119,8 @@ class TrainConfig:
             if value not in allowed:
                 raise ConfigError(f"unknown {what} {value!r}; choose one of {allowed}")
         check_noise(self.noise, self.noise_level)
+        if self.lrs is not None:
+            self._check_lrs()
         if self.engine == "sparse" and not self.sparse_applies(zero_fill=True):
             raise ConfigError(
                 "engine 'sparse' cannot train with gaussian noise or re-feeding (they need "
@@ -125,6 +132,21 @@ class TrainConfig:
             raise ConfigError(
                 f"an {self.optimizer} phase is deterministic full-batch optimisation: it takes "
                 "no noise, re-feeding or schedule; use optimizer 'adam' for those"
+            )
+
+    def _check_lrs(self) -> None:
+        lrs = self.lrs
+        if len(lrs) != self.epochs:
+            raise ConfigError(
+                f"lrs must hold one learning rate for each of the {self.epochs} epochs, got "
+                f"{len(lrs)}; give one per epoch or drop lrs"
+            )
+        if not all(v > 0 and math.isfinite(v) for v in lrs):  # also refuses NaN
+            raise ConfigError(f"every learning rate in lrs must be > 0 and finite, got {lrs}")
+        if self.schedule != "none" or self.optimizer not in ("adam", "adamw"):
+            raise ConfigError(
+                "lrs sets every epoch's learning rate: it takes schedule 'none' and optimizer "
+                f"'adam' or 'adamw', got {self.schedule!r} and {self.optimizer!r}"
             )
 
     def sparse_applies(self, zero_fill: bool) -> bool:
@@ -172,7 +194,14 @@ def as_plan(train: TrainConfig | Plan) -> Plan:
 
 def cap_epochs(plan: Plan, epochs: int) -> Plan:
     """Every phase capped at ``epochs`` epochs (a smoke test of a long recipe)."""
-    return tuple(replace(phase, epochs=min(phase.epochs, epochs)) for phase in plan)
+    return tuple(
+        replace(
+            phase,
+            epochs=min(phase.epochs, epochs),
+            lrs=None if phase.lrs is None else phase.lrs[:epochs],
+        )
+        for phase in plan
+    )
 
 
 def check_refit(plan: Plan) -> Plan:
@@ -193,8 +222,9 @@ def refit_plan(plan: Plan, history: Sequence[Mapping]) -> Plan:
 
     A phase that keeps its best epoch kept the first epoch of lowest validation RMSE (the
     trainer's rule); one that keeps its last kept every epoch it ran. Each refit phase runs
-    that many epochs with ``keep = "last"``; its schedule runs over those epochs (a cosine
-    schedule ends sooner, a plateau schedule reads the training RMSE)."""
+    that many epochs with ``keep = "last"``. A phase with a schedule replays the learning
+    rate of each of those epochs from the records (``lrs``): a plateau schedule cannot read
+    validation in a refit, and a cosine one would end sooner over fewer epochs."""
     plan = check_refit(plan)
     phases = []
     for phase in plan:
@@ -215,5 +245,14 @@ def refit_plan(plan: Plan, history: Sequence[Mapping]) -> Plan:
             kept = min(range(len(scores)), key=scores.__getitem__) + 1  # the first lowest
         else:
             kept = len(records)
-        phases.append(replace(phase, epochs=kept, keep="last", patience=0))
+        replay = {}
+        if phase.schedule != "none":
+            lrs = [r.get("lr") for r in records[:kept]]
+            if any(lr is None for lr in lrs):
+                raise ConfigError(
+                    f"the run to refit has no learning rates in phase {phase.name!r} (an older "
+                    "run); rerun it"
+                )
+            replay = {"schedule": "none", "lrs": tuple(lrs)}
+        phases.append(replace(phase, epochs=kept, keep="last", patience=0, **replay))
     return tuple(phases)

@@ -141,3 +141,76 @@ def test_bad_refit_configs_are_one_line_errors(values, message):
     merged = {k: v for k, v in (VALUES | {"refit": True} | values).items() if v is not None}
     with pytest.raises(ConfigError, match=message):
         RunConfig.from_dict(merged)
+
+
+PLATEAU = VALUES | {"train": VALUES["train"] | {"lr": 0.1, "epochs": 10, "schedule": "plateau"}}
+"""A run whose plateau schedule halves the learning rate before its best epoch (9 of 10)."""
+
+
+def _lrs(folder) -> list[float]:
+    return [r["lr"] for r in json.loads((folder / "history.json").read_text())]
+
+
+def test_lrs_replay_a_scheduled_run_to_the_bit(tmp_path):
+    options = RunOptions(seed=42, threads=1, progress=False)
+    train = PLATEAU["train"] | {"keep": "last"}
+    scheduled = train_run(RunConfig.from_dict(PLATEAU | {"train": train}), tmp_path / "a", options)
+    lrs = _lrs(tmp_path / "a")
+    assert len(set(lrs)) > 1  # the schedule changed the rate: the replay has to follow it
+    replay = RunConfig.from_dict(PLATEAU | {"train": train | {"schedule": "none", "lrs": lrs}})
+    replayed = train_run(replay, tmp_path / "b", options)
+    assert _lrs(tmp_path / "b") == lrs
+    for key in ("test_rmse", "val_rmse", "test_mae", "ranking"):
+        assert replayed[key] == scheduled[key]
+
+
+def test_refit_plan_replays_the_learning_rates_of_a_scheduled_phase():
+    history = [
+        {"epoch": k, "val_rmse": s, "lr": lr}
+        for k, (s, lr) in enumerate([(0.9, 1e-3), (0.8, 1e-3), (0.7, 5e-4), (0.75, 2.5e-4)], 1)
+    ]
+    for schedule in ("plateau", "cosine"):
+        (phase,) = refit_plan((TrainConfig(epochs=9, schedule=schedule),), history)
+        assert (phase.epochs, phase.schedule, phase.lrs) == (3, "none", (1e-3, 1e-3, 5e-4))
+    (plain,) = refit_plan((TrainConfig(epochs=9),), history)
+    assert plain.lrs is None  # no schedule: lr is every epoch's rate
+    with pytest.raises(ConfigError, match="no learning rates"):
+        refit_plan((TrainConfig(schedule="plateau"),), [{"epoch": 1, "val_rmse": 1.0}])
+
+
+def test_a_refit_of_a_plateau_run_follows_its_learning_rates(tmp_path):
+    """Without the replay a refit's plateau schedule would read the training RMSE (there is
+    no validation) and halve the rate at other epochs."""
+    options = RunOptions(seed=42, threads=1, progress=False)
+    metrics = train_run(RunConfig.from_dict(PLATEAU | {"refit": True}), tmp_path / "r", options)
+    chosen = metrics["refit"]["epochs"]["train"]
+    lrs = _lrs(tmp_path / "r" / "selection")[:chosen]
+    assert 1 < chosen < 10 and len(set(lrs)) > 1
+    assert _lrs(tmp_path / "r") == lrs
+    train = PLATEAU["train"] | {"epochs": chosen, "keep": "last", "schedule": "none", "lrs": lrs}
+    plain = PLATEAU | {"data": PLATEAU["data"] | {"val_size": 0.0}, "train": train}
+    direct = train_run(RunConfig.from_dict(plain), tmp_path / "direct", options)
+    for key in ("test_rmse", "test_mae", "ranking"):
+        assert metrics[key] == direct[key]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"epochs": 3, "lrs": (1e-3, 1e-3)}, "one learning rate for each of the 3 epochs"),
+        ({"epochs": 2, "lrs": (1e-3, -1e-3)}, "must be > 0 and finite"),
+        ({"epochs": 2, "lrs": (1e-3, float("nan"))}, "must be > 0 and finite"),
+        ({"epochs": 1, "lrs": (1e-3,), "schedule": "plateau"}, "schedule 'none'"),
+        ({"epochs": 1, "lrs": (1.0,), "optimizer": "lbfgs"}, "optimizer 'adam' or 'adamw'"),
+    ],
+)
+def test_bad_lrs_are_one_line_errors(values, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**values)
+
+
+def test_capped_epochs_cap_the_lrs_too():
+    from aerec.plan import cap_epochs
+
+    (phase,) = cap_epochs((TrainConfig(epochs=3, lrs=(3e-3, 2e-3, 1e-3)),), 2)
+    assert (phase.epochs, phase.lrs) == (2, (3e-3, 2e-3))

@@ -43,14 +43,14 @@ SKIP = {"name"}
 """Fields that are no option (a phase's name is set in TOML)."""
 
 
-def int_list(example: str):
-    """A click callback reading ``"a,b,c"`` as a list of ints (None stays None)."""
+def number_list(example: str, kind: type = int):
+    """A click callback reading ``"a,b,c"`` as a list of ``kind`` (None stays None)."""
 
     def parse(ctx, param, value: str | None):
         if value is None:
             return None
         try:
-            return [int(v) for v in value.replace(" ", "").split(",") if v]
+            return [kind(v) for v in value.replace(" ", "").split(",") if v]
         except ValueError:
             raise click.BadParameter(
                 f"{value!r} is not a comma-separated list, e.g. {example}"
@@ -59,7 +59,8 @@ def int_list(example: str):
     return parse
 
 
-_int_list = int_list("256,512,256")
+_int_list = number_list("256,512,256")
+_float_list = number_list("1e-3,1e-3,5e-4", float)
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -130,7 +131,8 @@ def _option(section: str, name: str, hint, doc: str):
         off = "--" + FLAG_OFF.get(name, "no-" + name.replace("_", "-"))
         return click.option(f"{flag}/{off}", name, default=None, help=doc)
     if typing.get_origin(base) is tuple:
-        return click.option(flag, name, callback=_int_list, help=doc)
+        floats = typing.get_args(base)[:1] == (float,)
+        return click.option(flag, name, callback=_float_list if floats else _int_list, help=doc)
     if name in CHOICES:
         return click.option(flag, name, type=click.Choice(CHOICES[name]), help=doc)
     sizes = click.IntRange(min=1) if section == "model" else int  # model ints are sizes

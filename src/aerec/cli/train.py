@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from aerec.cli.fields import config_options, int_list, split_options
+from aerec.cli.fields import config_options, number_list, split_options
 from aerec.cli.options import (
     CHECKPOINT_EVERY,
     CHECKPOINT_SECONDS,
@@ -61,7 +61,7 @@ def _fold(ctx, param, value: str | None):
     return int(value) if value.isdigit() else value
 
 
-_ks = int_list("5,10,20")
+_ks = number_list("5,10,20")
 
 
 _FILE = click.Path(dir_okay=False)

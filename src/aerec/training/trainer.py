@@ -205,6 +205,9 @@ class Trainer:
     def _one_epoch(self, epoch: int) -> dict | None:
         """Train and score one epoch; its history record (None when it diverged)."""
         start = time.perf_counter()
+        if self.config.lrs is not None:  # a replayed schedule: this epoch's learning rate
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.config.lrs[self.state.phase_epoch]
         record = {"epoch": epoch, **self.train_epoch(epoch)}
         state = self.state
         state.epoch, state.phase_epoch = epoch, state.phase_epoch + 1
