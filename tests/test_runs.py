@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from aerec.errors import ConfigError
-from aerec.runs import DataConfig, load_data
+from aerec.runs import DataConfig, RunConfig, load_data
 
 DATASET = "synthetic-300x150x15000"
 
@@ -87,3 +87,21 @@ def test_unused_split_fields_keep_the_config_dict_and_run_ids():
     from aerec.config import to_dict
 
     assert set(to_dict(DataConfig())) == {"dataset", "split", "test_size", "data_seed"}
+
+
+def test_fields_added_at_their_old_behaviour_keep_the_config_dict_and_run_ids():
+    """AutoRec's ``binary`` and a phase's ``lrs``, at their defaults, are left out of the dict
+    (so every earlier run keeps its id); set, they are written and read back."""
+    from aerec.config import to_dict
+    from aerec.experiments.expand import run_id
+
+    values = {"model": {"name": "autorec", "based": "item"}}
+    config = RunConfig.from_dict(values)
+    assert "binary" not in to_dict(config.model) and "lrs" not in to_dict(config.plan[0])
+    binary = RunConfig.from_dict({"model": values["model"] | {"binary": True}})
+    assert to_dict(binary.model)["binary"] is True
+    back = RunConfig.from_dict(binary.to_dict())
+    assert (back.model, back.plan) == (binary.model, binary.plan)
+    assert run_id("x", binary) != run_id("x", config)
+    explicit = RunConfig.from_dict({"model": values["model"] | {"binary": False}})
+    assert run_id("x", explicit) == run_id("x", config)

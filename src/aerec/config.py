@@ -16,12 +16,19 @@ from aerec.errors import ConfigError
 C = TypeVar("C")
 
 
+OMIT_DEFAULT = {"omit_default": True}
+"""Field metadata: :func:`to_dict` leaves the field out at its default value. A field added
+later, whose default is the behaviour before it, keeps every existing config's dict (and so
+its run id) as it was."""
+
+
 def to_dict(config: Any) -> dict[str, Any]:
-    """A TOML-friendly dict: tuples become lists, None values are left out."""
+    """A TOML-friendly dict: tuples become lists, None values are left out (and fields marked
+    :data:`OMIT_DEFAULT` at their default)."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
-        if value is None:
+        if value is None or (f.metadata.get("omit_default") and value == f.default):
             continue
         if dataclasses.is_dataclass(value):
             value = to_dict(value)

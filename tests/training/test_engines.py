@@ -32,6 +32,7 @@ VARIANTS = {
         },
     ),
     "i-autorec-item-mean": ("autorec", {"based": "item", "hidden": 20, "input_fill": "item_mean"}),
+    "i-autorec-binary": ("autorec", {"based": "item", "hidden": 20, "binary": True}),
     "i-autorec-user-mean-genres": (
         "autorec",
         {"based": "item", "hidden": 20, "input_fill": "user_mean", "side": "input"},

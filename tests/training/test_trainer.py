@@ -214,6 +214,7 @@ CHANGES = [
     ("autorec", {"fill_value": 3.0}, {}),
     ("autorec", {"side": "input"}, {}),
     ("autorec", {"based": "item"}, {}),
+    ("autorec", {"binary": True}, {}),
     ("autorec", {}, {"lr": 1e-2}),
     ("autorec", {}, {"batch_size": 8}),
     ("autorec", {}, {"weight_decay": 0.1}),
@@ -279,6 +280,29 @@ def test_l2_is_applied_as_the_gradient_of_the_keras_penalty():
         opt.step()
     for a, b in zip(models[0].parameters(), models[1].parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_a_binary_hidden_layer_feeds_the_decoder_zeros_and_ones_and_passes_gradients_through():
+    """The AutoRec authors' binarised layer: the decoder reads 1 where the sigmoid exceeds
+    0.5, else 0 (also when predicting); the encoder gets the gradient the decoder's input got."""
+    from aerec.models import AutoEncoder, AutoRecConfig
+
+    arch = AutoRecConfig(hidden=6, binary=True).architecture()
+    model = AutoEncoder(10, arch, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(4, 10) * 5
+    encoder, decoder = model.layers
+    h = torch.sigmoid(encoder(x)).detach().requires_grad_()
+    bits = (h > 0.5).float().requires_grad_()
+    assert 0 < bits.sum() < bits.numel()  # both sides of the threshold
+    for mode in (model.train, model.eval):
+        mode()
+        assert torch.equal(model(x), decoder(bits))
+    model.train()
+    target = torch.rand(4, 10)
+    (model(x) - target).square().sum().backward()
+    (decoder(bits) - target).square().sum().backward()
+    through = torch.autograd.grad(torch.sigmoid(encoder(x)), encoder.weight, bits.grad)[0]
+    assert torch.allclose(encoder.weight.grad, through)
 
 
 def test_divergence_in_the_first_epoch_is_a_clear_error(data, parts, monkeypatch):

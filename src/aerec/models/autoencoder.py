@@ -33,6 +33,7 @@ class AutoEncoder(nn.Module):
         n_layers = len(sizes) - 1
         self.code_layer = len(arch.layers) // 2
         self.code_dropout = arch.dropout
+        self.binary = arch.binary
         self.n_side = n_side
         self.side_every_layer = side_every_layer
         self.tied = arch.tied
@@ -87,8 +88,17 @@ class AutoEncoder(nn.Module):
             if side is not None and (j == 0 or self.side_every_layer):
                 h = torch.cat([h, side], dim=1)
             h = act(F.linear(h, self.weight(j), layer.bias))
-            if j == self.code_layer and self.training:
-                h = dropout(h, self.code_dropout, generator)
+            if j == self.code_layer:
+                h = self._code(h, generator)
+        return h
+
+    def _code(self, h: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """The code layer's output as the decoder reads it: binarised (``binary``), then
+        dropout in training."""
+        if self.binary:
+            h = _Binarise.apply(h)
+        if self.training:
+            h = dropout(h, self.code_dropout, generator)
         return h
 
     def forward_cells(
@@ -121,8 +131,8 @@ class AutoEncoder(nn.Module):
                     else F.linear(h, weight, layer.bias)
                 )
             h = act(z)
-            if j == self.code_layer and self.training:
-                h = dropout(h, self.code_dropout, generator)
+            if j == self.code_layer:
+                h = self._code(h, generator)
         return h
 
     def decay_groups(self, weight_decay: float = 0.0) -> list[dict]:
@@ -146,6 +156,19 @@ class AutoEncoder(nn.Module):
             if isinstance(layer, nn.Linear) and self.l2[j] > 0:
                 total = total + self.l2[j] * layer.weight.square().sum()
         return total
+
+
+class _Binarise(torch.autograd.Function):
+    """1 where the input exceeds 0.5, else 0; the gradient passes through unchanged (the
+    straight-through estimator, as the AutoRec authors' code trains its binary layer)."""
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor) -> torch.Tensor:
+        return (h > 0.5).to(h.dtype)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad
 
 
 class _TiedLinear(nn.Module):

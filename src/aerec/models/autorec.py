@@ -6,9 +6,10 @@ shared :class:`~aerec.models.autoencoder.AutoEncoder` with one hidden layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
+from aerec.config import OMIT_DEFAULT
 from aerec.models.autoencoder import build_autoencoder
 from aerec.models.config import ML1M_TRAIN_RATINGS, Architecture, AutoEncoderConfig, per_rating
 from aerec.models.registry import Capabilities, ModelEntry, Recipe, register
@@ -24,6 +25,9 @@ class AutoRecConfig(AutoEncoderConfig):
     l2: L2 penalty ``l2 * sum(W**2)`` on both weight matrices (Keras' ``l2(l2)``); None:
         2e-4 (the best validation RMSE for I-AutoRec on ML-1M of those tried) times ML-1M's
         training ratings over this data's, as the masked MSE is a mean over ratings
+    binary: the decoder reads the hidden layer binarised, 1 where it exceeds 0.5 and 0
+        elsewhere, in training and prediction, with the gradient passed straight through
+        (the AutoRec authors' ``binary: True``, mesuvash/NNRec; for a sigmoid hidden layer)
     """
 
     name: ClassVar[str] = "autorec"
@@ -32,13 +36,21 @@ class AutoRecConfig(AutoEncoderConfig):
     activation: str = "sigmoid"
     last_activation: str = "identity"
     l2: float | None = None
+    binary: bool = field(default=False, metadata=OMIT_DEFAULT)
 
     def architecture(self, data=None) -> Architecture:
         l2 = self.l2
         if l2 is None:
             l2 = per_rating(2e-4, ML1M_TRAIN_RATINGS, None if data is None else data.matrix.nnz)
         return Architecture(
-            (self.hidden,), self.activation, self.last_activation, 0.0, l2, l2, tied=False
+            (self.hidden,),
+            self.activation,
+            self.last_activation,
+            0.0,
+            l2,
+            l2,
+            tied=False,
+            binary=self.binary,
         )
 
 

@@ -30,6 +30,7 @@ class Architecture:
     l2_encoder: float
     l2_decoder: float
     tied: bool
+    binary: bool = False
 
 
 @dataclass(frozen=True)
