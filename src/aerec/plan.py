@@ -141,8 +141,12 @@ class TrainConfig:
                 f"lrs must hold one learning rate for each of the {self.epochs} epochs, got "
                 f"{len(lrs)}; give one per epoch or drop lrs"
             )
-        if not all(v > 0 and math.isfinite(v) for v in lrs):  # also refuses NaN
-            raise ConfigError(f"every learning rate in lrs must be > 0 and finite, got {lrs}")
+        bad = next((k for k, v in enumerate(lrs) if not (v > 0 and math.isfinite(v))), None)
+        if bad is not None:  # also refuses NaN; names one value, not a list of hundreds
+            raise ConfigError(
+                f"every learning rate in lrs must be > 0 and finite, got {lrs[bad]} for epoch "
+                f"{bad + 1}"
+            )
         if self.schedule != "none" or self.optimizer not in ("adam", "adamw"):
             raise ConfigError(
                 "lrs sets every epoch's learning rate: it takes schedule 'none' and optimizer "
